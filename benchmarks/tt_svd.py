@@ -40,9 +40,8 @@ def run(repeats: int = 7, dtype=torch.float32) -> list[dict]:
     with tl.backend_context("pytorch"):
         for name, shape, rank in CASES:
             x = torch.randn(*shape, generator=g, dtype=dtype)
-            t_ours, ours = _time(lambda: lx.tt_svd(x, max_rank=rank), repeats)
-            ranks = ours.ranks
-            t_tl, ref = _time(lambda: tensor_train(x, rank=ranks), repeats)
+            t_ours, ours = _time(lambda x=x, rank=rank: lx.tt_svd(x, max_rank=rank), repeats)
+            t_tl, ref = _time(lambda x=x, ranks=ours.ranks: tensor_train(x, rank=ranks), repeats)
             err_ours = float((ours.full() - x).norm() / x.norm())
             err_tl = float((tl.tt_to_tensor(ref) - x).norm() / x.norm())
             rows.append(dict(case=name, shape=list(shape), rank=rank, ours_ms=1e3 * t_ours,

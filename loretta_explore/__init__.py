@@ -4,9 +4,23 @@ The public API below is what lessons and course assignments import; names stay s
 See Yang et al., "LoRETTA", NAACL 2024 (arXiv 2402.11417).
 """
 
+from .adapt import LorettaConfig, LorettaModel, get_loretta_model
+from .layers import LorettaRepLinear, TTAdapter, TTLinear
+from .models import (
+    REFERENCE_MODELS,
+    build_reference_model,
+    load_encoder,
+    load_model,
+    reference_config,
+    tiny_decoder,
+)
 from .tensorize import factorize, suggest_shape
 from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
 
 __version__ = "0.1.0"
 
-__all__ = ["TTMatrix", "TensorTrain", "factorize", "suggest_shape", "tt_matrix", "tt_svd", "__version__"]
+__all__ = [
+    "REFERENCE_MODELS", "LorettaConfig", "LorettaModel", "LorettaRepLinear", "TTAdapter", "TTLinear",
+    "TTMatrix", "TensorTrain", "build_reference_model", "factorize", "get_loretta_model", "load_encoder",
+    "load_model", "reference_config", "suggest_shape", "tiny_decoder", "tt_matrix", "tt_svd", "__version__",
+]

@@ -9,6 +9,7 @@ put them (METHOD.md sections 2-3), unfreezes the norms and the head the paper tr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -203,6 +204,10 @@ class TensorizedHead(nn.Module):
         return self.tt(x)
 
 
+def _owner(model: nn.Module, parameter_name: str) -> nn.Module:
+    return model.get_submodule(parameter_name.rpartition(".")[0])
+
+
 def _is_norm(module: nn.Module) -> bool:
     name = type(module).__name__
     return isinstance(module, nn.LayerNorm) or "LayerNorm" in name or "RMSNorm" in name
@@ -295,11 +300,37 @@ class LorettaModel(nn.Module):
     def __init__(self, base_model: nn.Module, config: LorettaConfig):
         super().__init__()
         self.base_model, self.loretta_config = base_model, config
-        self._original_norms = {n: p.detach().clone() for n, p in base_model.named_parameters()
-                                if p.requires_grad and _is_norm(base_model.get_submodule(n.rpartition(".")[0]))}
+        self._expose_base_signature()
+        # pretrained values of the base model's own trainable tensors (norms, classifier, dense
+        # head): tiny, and what lets disable_adapter() give back the base model's function
+        self._pretrained = {n: p.detach().clone() for n, p in base_model.named_parameters()
+                            if p.requires_grad and not isinstance(_owner(base_model, n), TTLinear)}
 
     def forward(self, *args, **kwargs):
         return self.base_model(*args, **kwargs)
+
+    def __getstate__(self):  # copy/pickle without the per-instance forward (it points at this model)
+        state = dict(self.__dict__)
+        state.pop("forward", None)
+        return state
+
+    def __setstate__(self, state):  # ... and rebuild it for the copy
+        super().__setstate__(state)
+        self._expose_base_signature()
+
+    def _expose_base_signature(self) -> None:
+        """Give this instance's forward the base model's signature (via functools.wraps).
+
+        transformers' Trainer keeps only the dataset columns that `model.forward` names; a bare
+        (*args, **kwargs) would make it drop every column.
+        """
+        base_forward = self.base_model.forward
+
+        @functools.wraps(base_forward)
+        def forward(*args, **kwargs):
+            return self.base_model(*args, **kwargs)
+
+        object.__setattr__(self, "forward", forward)
 
     def generate(self, *args, **kwargs):
         return self.base_model.generate(*args, **kwargs)
@@ -332,7 +363,8 @@ class LorettaModel(nn.Module):
             if not p.requires_grad:
                 continue
             layer = re.search(r"layers?\.(\d+)\.|\bh\.(\d+)\.", name)
-            kind = ("tt core" if ".cores." in name else "norm" if name in self._original_norms
+            owner = _owner(self.base_model, name)
+            kind = ("tt core" if ".cores." in name else "norm" if _is_norm(owner)
                     else "adapter bias" if ".adapter." in name else "head")
             rows.append(dict(name=name, kind=kind, layer=int(next(g for g in layer.groups() if g)) if layer else None,
                              shape=tuple(p.shape), count=p.numel()))
@@ -342,15 +374,15 @@ class LorettaModel(nn.Module):
     @contextlib.contextmanager
     def disable_adapter(self):
         """Within the block the model computes the base model's function: adapters, rep updates
-        and tensorized heads are off, and the trained norms hold their pretrained values."""
+        and tensorized heads are off, and trained norms and classifier hold their pretrained values."""
         switches = [m for m in self.base_model.modules() if hasattr(m, "disabled")]
         params = dict(self.base_model.named_parameters())
-        trained = {n: params[n].detach().clone() for n in self._original_norms}
+        trained = {n: params[n].detach().clone() for n in self._pretrained}
         try:
             for m in switches:
                 m.disabled = True
             with torch.no_grad():
-                for n, value in self._original_norms.items():
+                for n, value in self._pretrained.items():
                     params[n].copy_(value)
             yield self
         finally:

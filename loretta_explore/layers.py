@@ -155,7 +155,7 @@ class TTLinear(nn.Module):
         dense = build + tokens * self.in_features * self.out_features
         if self.layout == "ttm":
             contract, n_done = 0, 1
-            for k, (m, n) in enumerate(zip(self.in_modes, self.out_modes)):
+            for k, n in enumerate(self.out_modes):
                 m_rest = math.prod(self.in_modes[k:])
                 contract += tokens * n_done * r[k] * m_rest * n * r[k + 1]
                 n_done *= n
@@ -193,15 +193,16 @@ class TTLinear(nn.Module):
         """x @ W without W: W[(a, c), (e, b)] = L[a] G_p[c, e] R[b], summed over the two bonds."""
         p, c, e = self._plan
         r_left, r_right = self.ranks[p], self.ranks[p + 1]
-        core = self.cores[p].reshape(r_left, c, e, r_right)
-        left = _chain(list(self.cores[:p]))  # (a, r_left) or None when p = 0
+        cores = [self.cores[k] for k in range(len(self.cores))]  # (slicing a ParameterList escapes torch.func)
+        core = cores[p].reshape(r_left, c, e, r_right)
+        left = _chain(cores[:p])  # (a, r_left) or None when p = 0
         if left is None:
             P = core.reshape(c, e * r_right)  # (in, e * r_right)
         else:
             P = (left @ core.reshape(r_left, -1)).reshape(self.in_features, e * r_right)
         y = (x @ P).reshape(-1, r_right)  # (N * e, r_right)
         if p + 1 < len(self.cores):
-            y = y @ _right_matrix(self.cores[p + 1 :])  # (N * e, b)
+            y = y @ _right_matrix(cores[p + 1 :])  # (N * e, b)
         return y.reshape(x.shape[0], self.out_features)
 
     def _contract_ttm(self, x: torch.Tensor) -> torch.Tensor:

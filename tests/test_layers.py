@@ -1,0 +1,175 @@
+"""TT layers against dense reconstructions, gradients, and the rep layer's init, merge and unmerge."""
+
+import pytest
+import torch
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+import loretta_explore as lx
+from loretta_explore.layers import LorettaRepLinear, TTAdapter, TTLinear
+
+SIZES = [(768, 64, None), (64, 768, None), (4096, 16, None), (8, 2304, None), (12, 10, None), (6, 4, (4, 6))]
+
+
+@pytest.mark.parametrize("layout", ["flat", "ttm"])
+@pytest.mark.parametrize("mode", ["dense", "contract", "auto"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_forward_path_equals_dense_matmul(size, mode, layout):
+    in_f, out_f, shape = size
+    if mode == "contract" and layout == "flat" and shape == (4, 6):
+        with pytest.raises(ValueError, match="cannot be cut"):
+            TTLinear(in_f, out_f, shape, forward_mode=mode)
+        return
+    layer = TTLinear(in_f, out_f, shape if layout == "flat" else None, tt_rank=3, layout=layout,
+                     forward_mode=mode, dtype=torch.float64)
+    x = torch.randn(2, 5, in_f, dtype=torch.float64)
+    expected = x @ layer.dense_matrix() + layer.bias
+    assert torch.allclose(layer(x), expected, rtol=0, atol=1e-10)
+    assert layer.weight.shape == (out_f, in_f)
+
+
+@pytest.mark.parametrize("layout", ["flat", "ttm"])
+@pytest.mark.parametrize("mode", ["dense", "contract"])
+def test_gradcheck(layout, mode):
+    torch.manual_seed(0)
+    layer = TTLinear(12, 10, tt_rank=2, layout=layout, forward_mode=mode, dtype=torch.float64)
+    x = torch.randn(3, 12, dtype=torch.float64, requires_grad=True)
+    params = tuple(layer.parameters())
+    assert torch.autograd.gradcheck(lambda x: layer(x), (x,))
+    # gradients of the cores against finite differences through torch.func.functional_call
+    names = [n for n, _ in layer.named_parameters()]
+    values = tuple(p.detach().clone().requires_grad_(True) for p in params)
+    assert torch.autograd.gradcheck(
+        lambda *vs: torch.func.functional_call(layer, dict(zip(names, vs)), (x.detach(),)), values)
+
+
+def test_auto_mode_picks_the_cheaper_path():
+    layer = TTLinear(768, 64, tt_rank=5)
+    cost = layer.flops(tokens=512)
+    assert cost["contract"] < cost["dense"] and layer.chosen_mode(512) == "contract"
+    tiny = TTLinear(6, 4, (4, 6))  # cannot be cut: dense
+    assert tiny.chosen_mode(1000) == "dense"
+
+
+def test_paper_init_scale_and_zero_init():
+    torch.manual_seed(0)
+    stds = [TTLinear(768, 64, tt_rank=5).dense_matrix().std().item() for _ in range(20)]
+    target = (1 / (768 + 64)) ** 0.5
+    assert 0.6 * target < sum(stds) / len(stds) < 1.4 * target
+    zero = TTLinear(768, 64, init="zero")
+    assert torch.count_nonzero(zero.dense_matrix()) == 0 and torch.count_nonzero(zero.bias) == 0
+    with pytest.raises(ValueError, match="init"):
+        TTLinear(8, 8, init="bogus")
+
+
+def test_ranks_and_parameter_count():
+    layer = TTLinear(768, 64, tt_rank=5, bias=True)
+    assert layer.tt_shape == (8, 8, 12, 8, 8) and layer.ranks == [1, 5, 5, 5, 5, 1]
+    assert layer.num_params == 780 + 64
+    assert TTLinear(768, 64, tt_rank=[2, 3, 4, 5]).ranks == [1, 2, 3, 4, 5, 1]
+    with pytest.raises(ValueError, match="tt_rank"):
+        TTLinear(768, 64, tt_rank=0)
+    with pytest.raises(ValueError, match="product must be"):
+        TTLinear(768, 64, tt_shape=[8, 8])
+
+
+@pytest.mark.parametrize("layout", ["flat", "ttm"])
+def test_from_linear_compresses_with_tt_svd(layout):
+    torch.manual_seed(0)
+    a, b = torch.randn(96, 3), torch.randn(3, 64)
+    linear = nn.Linear(96, 64)
+    with torch.no_grad():
+        linear.weight.copy_((a @ b).T)
+    exact = TTLinear.from_linear(linear, tt_rank=64, layout=layout)
+    x = torch.randn(5, 96)
+    assert torch.allclose(exact(x), linear(x), atol=1e-4)
+    small = TTLinear.from_linear(linear, tt_rank=2, layout=layout)
+    assert small.num_params < exact.num_params and max(small.ranks) <= 2
+
+
+def test_bf16_input_with_fp32_cores():
+    layer = TTLinear(64, 32, tt_rank=4)
+    x = torch.randn(3, 64, dtype=torch.bfloat16)
+    y = layer(x)
+    assert y.dtype == torch.bfloat16 and layer.cores[0].dtype == torch.float32
+    assert torch.allclose(y.float(), layer(x.float()), atol=0.05, rtol=0.02)
+
+
+def test_adapter_block_and_identity_init():
+    torch.manual_seed(0)
+    adapter = TTAdapter(64, bottleneck=16, tt_rank=3)
+    h = torch.randn(2, 7, 64)
+    manual = h + adapter.up(torch.relu(adapter.down(h)))
+    assert torch.allclose(adapter(h), manual)
+    assert not torch.allclose(adapter(h), h)  # paper init: not the identity at step 0
+    identity = TTAdapter(64, bottleneck=16, tt_rank=3, init="identity")
+    assert torch.equal(identity(h), h)
+    with pytest.raises(ValueError, match="activation"):
+        TTAdapter(64, activation="swish!")
+
+
+def base_linear(kind, in_f=64, out_f=48):
+    torch.manual_seed(0)
+    if kind == "linear":
+        return nn.Linear(in_f, out_f)
+    conv = Conv1D(out_f, in_f)
+    nn.init.normal_(conv.weight, std=0.1)
+    return conv
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv1d"])
+@pytest.mark.parametrize("init", ["paper", "compensated", "zero"])
+def test_rep_init_modes(kind, init):
+    base = base_linear(kind)
+    x = torch.randn(4, 64)
+    before = base(x).detach()
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=3, init=init)
+    unchanged = torch.allclose(rep(x), before, atol=1e-6)
+    assert unchanged == (init != "paper")  # paper's Gaussian init moves the output at step 0
+    if init == "compensated":
+        assert torch.allclose(rep.get_delta_weight(), torch.zeros(64, 48), atol=1e-7)
+    assert rep.scale == pytest.approx(16 / 3)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv1d"])
+@pytest.mark.parametrize("init", ["paper", "compensated"])
+def test_rep_merge_unmerge_exact_fp32(kind, init):
+    base = base_linear(kind)
+    original = base.weight.detach().clone()
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=3, init=init)
+    with torch.no_grad():  # move away from the start so the update is non-trivial
+        for c in rep.B.cores:
+            c.add_(0.3 * torch.randn_like(c))
+    x = torch.randn(4, 64)
+    y = rep(x).detach()
+    manual = base(x) + x @ rep.get_delta_weight()
+    assert torch.allclose(y, manual, atol=1e-5)
+    rep.merge()
+    assert torch.allclose(rep(x), y, atol=1e-5)
+    rep.unmerge()
+    assert torch.allclose(base.weight, original, atol=1e-6)
+    assert torch.allclose(rep(x), y, atol=1e-5)
+
+
+def test_rep_merge_bf16_tolerance():
+    """bf16 weights keep ~3 significant digits: merging rounds the sum to bf16 (documented)."""
+    base = nn.Linear(64, 48).to(torch.bfloat16)
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=3)
+    x = torch.randn(4, 64, dtype=torch.bfloat16)
+    y = rep(x)
+    assert y.dtype == torch.bfloat16 and rep.A.cores[0].dtype == torch.float32
+    rep.merge()
+    assert torch.allclose(rep(x).float(), y.float(), atol=5e-2, rtol=2e-2)
+
+
+def test_rep_trains_only_tt_cores():
+    rep = LorettaRepLinear(nn.Linear(64, 48), bottleneck=8, tt_rank=3, init="compensated")
+    trainable = {n for n, p in rep.named_parameters() if p.requires_grad}
+    assert trainable == {f"A.cores.{k}" for k in range(len(rep.A.cores))} | {
+        f"B.cores.{k}" for k in range(len(rep.B.cores))}
+    with pytest.raises(TypeError, match="nn.Linear or transformers' Conv1D"):
+        LorettaRepLinear(nn.Conv2d(3, 3, 1))
+
+
+def test_public_names():
+    assert lx.TTLinear is TTLinear and lx.TTAdapter is TTAdapter and lx.LorettaRepLinear is LorettaRepLinear
