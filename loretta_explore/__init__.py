@@ -5,6 +5,8 @@ See Yang et al., "LoRETTA", NAACL 2024 (arXiv 2402.11417).
 """
 
 from .adapt import LorettaConfig, LorettaModel, get_loretta_model
+from .baselines import METHODS, prepare
+from .data import Task, known_tasks, load_task, make_loader
 from .layers import LorettaRepLinear, TTAdapter, TTLinear
 from .models import (
     REFERENCE_MODELS,
@@ -15,11 +17,14 @@ from .models import (
     tiny_decoder,
 )
 from .tensorize import factorize, suggest_shape
+from .train import TrainResult, compare, evaluate, overfitting_curve, sequential_tasks, train
 from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "METHODS", "Task", "TrainResult", "compare", "evaluate", "known_tasks", "load_task", "make_loader",
+    "overfitting_curve", "prepare", "sequential_tasks", "train",
     "REFERENCE_MODELS", "LorettaConfig", "LorettaModel", "LorettaRepLinear", "TTAdapter", "TTLinear",
     "TTMatrix", "TensorTrain", "build_reference_model", "factorize", "get_loretta_model", "load_encoder",
     "load_model", "reference_config", "suggest_shape", "tiny_decoder", "tt_matrix", "tt_svd", "__version__",

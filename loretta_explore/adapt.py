@@ -252,12 +252,19 @@ def _place_rep(model: nn.Module, config: LorettaConfig, targets) -> None:
                                                    config.dropout, config.init, shapes))
 
 
-def _place_adp(model: nn.Module, config: LorettaConfig, placements: dict) -> None:
+def place_adapters(model: nn.Module, placements: dict, make_adapter) -> list[str]:
+    """Wrap every module matching a placement with ``AdapterAround(module, make_adapter(features, device))``.
+
+    `placements` maps a name pattern to "before" | "after"; the adapter's width is the wrapped
+    module's input (before) or output (after) size, or the model's hidden size for modules without
+    a weight (dropout). Shared by LoRETTA_adp and the dense-adapter baseline.
+    """
     hidden = getattr(getattr(model, "config", None), "hidden_size", None)
+    placed = []
     for pattern, position in placements.items():
         names = [n for n, _ in model.named_modules() if _matches(n, pattern)]
         if not names:
-            raise _no_match_error(pattern, model, "adp")
+            raise _no_match_error(pattern, model, "adapters")
         for name in names:
             module = model.get_submodule(name)
             w = getattr(module, "weight", None)
@@ -268,10 +275,18 @@ def _place_adp(model: nn.Module, config: LorettaConfig, placements: dict) -> Non
             else:
                 features = hidden
             device = w.device if w is not None else next(model.parameters()).device
-            shapes = (_shape_for(config, features, config.bottleneck), _shape_for(config, config.bottleneck, features))
-            adapter = TTAdapter(features, config.bottleneck, config.tt_rank, config.activation,
-                                config.adapter_scale, shapes, config.init, device=device)
-            _replace(model, name, AdapterAround(module, adapter, position))
+            _replace(model, name, AdapterAround(module, make_adapter(features, device), position))
+            placed.append(name)
+    return placed
+
+
+def _place_adp(model: nn.Module, config: LorettaConfig, placements: dict) -> None:
+    def make(features: int, device) -> TTAdapter:
+        shapes = (_shape_for(config, features, config.bottleneck), _shape_for(config, config.bottleneck, features))
+        return TTAdapter(features, config.bottleneck, config.tt_rank, config.activation,
+                         config.adapter_scale, shapes, config.init, device=device)
+
+    place_adapters(model, placements, make)
 
 
 def _set_up_head(model: nn.Module, config: LorettaConfig, head: tuple[str, str]) -> None:

@@ -375,3 +375,25 @@ class LorettaRepLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"bottleneck={self.bottleneck}, scale={self.scale:g}, init={self.init}, merged={self.merged}"
+
+
+class DenseAdapter(nn.Module):
+    """The dense bottleneck adapter LoRETTA_adp tensorizes (Houlsby et al. 2019), as a baseline.
+
+    a(h) = h + up(act(down(h))) with ordinary nn.Linear layers; `up` starts at zero, so the block
+    starts as the identity (the usual adapter init).
+    """
+
+    def __init__(self, features: int, bottleneck: int = 64, activation: str = "relu", bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.down = nn.Linear(features, bottleneck, bias=bias, device=device, dtype=dtype)
+        self.act = ACTIVATIONS[activation]()
+        self.up = nn.Linear(bottleneck, features, bias=bias, device=device, dtype=dtype)
+        nn.init.zeros_(self.up.weight)
+        if bias:
+            nn.init.zeros_(self.up.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        # (..., features) -> (..., features)
+        return h + self.up(self.act(self.down(h.to(self.down.weight.dtype)))).to(h.dtype)

@@ -39,8 +39,8 @@ _FAMILY = {"bert": "bert", "roberta": "bert", "deberta": "bert", "deberta-v2": "
 _DECODERS = ("llama", "gpt2")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                     "tokenizer.model", "spm.model")
-# data/configs lives at the repository root; a copy inside the package is preferred if present.
-_CONFIG_DIRS = (Path(__file__).resolve().parent / "data" / "configs",
+# data/configs: inside an installed wheel (loretta_explore/_data) or in a clone's data/.
+_CONFIG_DIRS = (Path(__file__).resolve().parent / "_data" / "configs",
                 Path(__file__).resolve().parent.parent / "data" / "configs")
 
 

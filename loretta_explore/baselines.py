@@ -1,0 +1,92 @@
+"""The methods LoRETTA is compared with, set up on a model: one call, one method.
+
+``prepare(model, method)`` freezes what the method freezes and adds what it adds, so that the
+training engine and the budget tests treat every method alike: "full", "lora", "adapters",
+"prefix", "ia3", "bitfit", "loretta_adp", "loretta_rep", and two floors used by the benchmarks:
+"probe" (only the classifier) and "norms" (only norms and classifier). LoRA, IA3 and prefix tuning
+come from PEFT (the reference implementation); adapters and BitFit are a few lines here.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .adapt import LorettaConfig, _is_norm, architecture, get_loretta_model, place_adapters
+from .layers import DenseAdapter
+
+__all__ = ["METHODS", "prepare", "trainable_parameters"]
+
+METHODS = ("full", "lora", "adapters", "prefix", "ia3", "bitfit", "loretta_adp", "loretta_rep")
+FLOORS = ("probe", "norms")
+
+
+def trainable_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _is_classifier(model: nn.Module) -> bool:
+    return "ForSequenceClassification" in type(model).__name__
+
+
+def _head_names(model: nn.Module) -> list[str]:
+    """The final classification layer(s), trained by every baseline (PEFT's modules_to_save)."""
+    if not _is_classifier(model):
+        return []
+    arch = architecture(model)
+    return [arch.head[1]] if arch.head else ["classifier"]
+
+
+def _unfreeze(model: nn.Module, names) -> None:
+    for name in names:
+        model.get_submodule(name).requires_grad_(True)
+
+
+def _peft(model: nn.Module, method: str, **hp) -> nn.Module:
+    import peft
+
+    task_type = "SEQ_CLS" if _is_classifier(model) else "CAUSAL_LM"
+    targets = list(hp.pop("target_modules", architecture(model).rep))
+    if method == "lora":
+        config = peft.LoraConfig(r=hp.pop("r", 8), lora_alpha=hp.pop("lora_alpha", 16), lora_dropout=hp.pop("dropout", 0.0),
+                                 target_modules=targets, task_type=task_type, **hp)
+    elif method == "ia3":
+        ffn = {"bert": ["output.dense"], "llama": ["down_proj"]}.get(architecture(model).family, [])
+        keys = {"bert": ["key", "value"], "llama": ["k_proj", "v_proj"]}.get(architecture(model).family, targets)
+        config = peft.IA3Config(target_modules=keys + ffn, feedforward_modules=ffn, task_type=task_type, **hp)
+    else:  # prefix
+        config = peft.PrefixTuningConfig(num_virtual_tokens=hp.pop("num_virtual_tokens", 5), task_type=task_type, **hp)
+    return peft.get_peft_model(model, config)
+
+
+def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
+    """Set `model` up for fine-tuning with `method`; returns the model to train (maybe wrapped).
+
+    Every method on a classifier trains the final classifier (as PEFT's ``modules_to_save``)
+    except where LoRETTA's own config says otherwise (``train_classifier``).
+
+    Examples
+    --------
+    >>> model, tok = load_encoder()
+    >>> model = prepare(model, "lora", r=8)
+    """
+    known = METHODS + FLOORS
+    if method not in known:
+        raise ValueError(f"unknown method {method!r}; known: {list(known)}. Example: prepare(model, 'loretta_rep')")
+    if method.startswith("loretta_"):
+        return get_loretta_model(model, LorettaConfig(method=method.split("_")[1], **hyperparameters))
+    if method in ("lora", "ia3", "prefix"):
+        return _peft(model, method, **hyperparameters)
+    model.requires_grad_(method == "full")
+    if method == "bitfit":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.endswith("bias"))
+    elif method == "adapters":
+        bottleneck = hyperparameters.get("bottleneck", 64)
+        place_adapters(model, hyperparameters.get("placements", architecture(model).adp),
+                       lambda features, device: DenseAdapter(features, bottleneck, device=device))
+    if method in ("adapters", "norms") and hyperparameters.get("train_norms", True):
+        for m in model.modules():
+            if _is_norm(m):
+                m.requires_grad_(True)
+    _unfreeze(model, _head_names(model))
+    return model

@@ -1,0 +1,299 @@
+"""Tasks for the lessons: small local data sets, GLUE where a network exists, and batching.
+
+Why a module of its own: every lesson and ``train.py`` need the same three things, a task with
+labels, token ids, and padded batches, and they must work offline on a laptop or in Colab.
+So the project ships its own data in the repository's ``data/`` folder (see ``data/README.md``):
+
+- ``"sentiment"``: binary review sentiment with GLUE SST-2 columns (``sentence``, ``label``, ``idx``),
+  compositional on purpose (contrast, negation, expectations), so that a frozen encoder with a
+  linear head falls clearly short of fine-tuning and methods can be told apart.
+- ``"paraphrase"``: sentence pairs with GLUE MRPC columns (``sentence1``, ``sentence2``, ``label``,
+  ``idx``) and hard negatives (swapped roles, negation, changed numbers).
+- ``"corpus"``: one-line tiny stories (column ``text``) for the decoder demonstrations.
+
+GLUE names (``"sst2"``, ``"mrpc"``, ...) are read with ``datasets.load_dataset("glue", name)`` and
+wrapped in the same :class:`Task`, so one code path serves both the offline sets and the paper's
+benchmarks (LoRETTA reports GLUE with DeBERTa/RoBERTa, paper section 4).
+
+Where the files are: the environment variable ``LORETTA_EXPLORE_DATA`` if set, otherwise the
+``data/`` folder beside the package in a repository checkout (``Path(__file__).parent.parent``).
+A plain ``pip install`` from an index carries no data: clone the repository or point the
+variable at a copy of ``data/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+DATA_ENV = "LORETTA_EXPLORE_DATA"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task looks like: its text columns, labels, metric and splits."""
+
+    text_columns: tuple[str, ...]
+    label_names: tuple[str, ...]
+    metric: str
+    splits: tuple[str, ...] = ("train", "validation", "test")
+    label_column: str | None = "label"
+
+
+LOCAL_TASKS: dict[str, TaskSpec] = {
+    "sentiment": TaskSpec(("sentence",), ("negative", "positive"), "accuracy"),
+    "paraphrase": TaskSpec(("sentence1", "sentence2"), ("not_equivalent", "equivalent"), "f1"),
+    "corpus": TaskSpec(("text",), (), "perplexity", ("train", "validation"), None),
+}
+
+# GLUE's own metrics: F1 for the unbalanced paraphrase sets, Matthews correlation for CoLA,
+# Pearson correlation for the STS-B regression (one output, float labels).
+_MNLI_SPLITS = ("train", "validation_matched", "validation_mismatched", "test_matched",
+                "test_mismatched")
+GLUE_TASKS: dict[str, TaskSpec] = {
+    "sst2": TaskSpec(("sentence",), ("negative", "positive"), "accuracy"),
+    "mrpc": TaskSpec(("sentence1", "sentence2"), ("not_equivalent", "equivalent"), "f1"),
+    "qnli": TaskSpec(("question", "sentence"), ("entailment", "not_entailment"), "accuracy"),
+    "rte": TaskSpec(("sentence1", "sentence2"), ("entailment", "not_entailment"), "accuracy"),
+    "cola": TaskSpec(("sentence",), ("unacceptable", "acceptable"), "matthews"),
+    "qqp": TaskSpec(("question1", "question2"), ("not_duplicate", "duplicate"), "f1"),
+    "stsb": TaskSpec(("sentence1", "sentence2"), ("similarity",), "pearson"),
+    "mnli": TaskSpec(("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
+                     "accuracy", _MNLI_SPLITS),
+}
+_MNLI_ALIASES = {"validation": "validation_matched", "test": "test_matched"}
+CORPUS_VALIDATION_LINES = 40  # the last lines of tiny_stories.txt; the rest is "train"
+
+
+def known_tasks() -> list[str]:
+    """All names :func:`load_task` accepts: the local ones first, then GLUE's."""
+    return [*LOCAL_TASKS, *GLUE_TASKS]
+
+
+class Task(Dataset):
+    """A sized, indexable task split; ``task[i]`` is a dict with the task's ``columns``.
+
+    ``rows`` is anything with ``len`` and integer indexing that yields dicts: a list read from
+    ``data/`` or a ``datasets.Dataset`` from GLUE. Extra fields in the rows (the sentiment set's
+    ``construction`` and ``noisy``) stay out of ``task[i]`` but are reachable by :meth:`column`,
+    e.g. to score each construction separately.
+    """
+
+    def __init__(self, name: str, split: str, rows: Any, spec: TaskSpec,
+                 columns: Sequence[str], label_names: Sequence[str] | None = None):
+        self.name, self.split, self.rows, self.spec = name, split, rows, spec
+        self.columns = tuple(columns)
+        self.label_names = list(spec.label_names if label_names is None else label_names)
+        self.metric = spec.metric
+
+    @property
+    def num_labels(self) -> int:
+        """Outputs a classifier needs: classes, 1 for a regression (STS-B), 0 for a corpus."""
+        return len(self.label_names)
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        return self.spec.text_columns
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self.rows[i]
+        return {c: row[c] for c in self.columns}
+
+    def column(self, name: str) -> list[Any]:
+        """Every value of one field, including fields outside ``columns``."""
+        if hasattr(self.rows, "column_names"):  # a datasets.Dataset
+            return list(self.rows[name])
+        return [row[name] for row in self.rows]
+
+    def __repr__(self) -> str:
+        return (f"Task(name={self.name!r}, split={self.split!r}, rows={len(self)}, "
+                f"columns={self.columns}, labels={self.label_names}, metric={self.metric!r})")
+
+
+def data_dir() -> Path:
+    """The folder holding ``sentiment/``, ``paraphrase/`` and ``corpus/``.
+
+    The environment variable wins so that people can point at a copy; otherwise the copy inside
+    an installed wheel (``loretta_explore/_data``, see pyproject's package-dir) and then the
+    repository checkout's ``data/`` next to the package (editable installs, a clone).
+    """
+    env = os.environ.get(DATA_ENV)
+    here = Path(__file__).resolve().parent
+    candidates = [Path(env)] if env else [here / "_data", here.parent / "data"]
+    path = next((c for c in candidates if (c / "sentiment").is_dir()), candidates[-1])
+    if not (path / "sentiment").is_dir():
+        raise FileNotFoundError(
+            f"No project data under {path}. The local tasks live in the repository's data/ folder; "
+            f"clone the repository, or set {DATA_ENV}=/path/to/data (the folder that contains "
+            "sentiment/, paraphrase/ and corpus/).")
+    return path
+
+
+def load_task(name: str, split: str = "train") -> Task:
+    """Load one split of a task as a :class:`Task`.
+
+    Parameters
+    ----------
+    name : str
+        ``"sentiment"``, ``"paraphrase"`` or ``"corpus"`` (offline, from ``data/``), or a GLUE
+        name (``"sst2"``, ``"mrpc"``, ``"qnli"``, ``"rte"``, ``"cola"``, ``"qqp"``, ``"stsb"``,
+        ``"mnli"``), read through the ``datasets`` package, which needs a network the first time.
+    split : str
+        ``"train"``, ``"validation"`` or ``"test"`` (``"corpus"``: train / validation; MNLI also
+        takes its matched / mismatched names). GLUE test splits carry no labels (``-1``).
+
+    Examples
+    --------
+    >>> task = load_task("sentiment", "train")
+    >>> task[0]["label"] in (0, 1), task.columns
+    (True, ('sentence', 'label', 'idx'))
+    """
+    key = name.lower().replace("-", "").replace("_", "") if isinstance(name, str) else name
+    if key in LOCAL_TASKS:
+        return _load_local(key, split)
+    if key in GLUE_TASKS:
+        return _load_glue(key, split)
+    raise ValueError(f"Unknown task {name!r}. Known tasks: {', '.join(known_tasks())} "
+                     "(the first three work offline). Example: load_task('sentiment', 'train').")
+
+
+def _check_split(name: str, split: str, splits: Sequence[str]) -> None:
+    if split not in splits:
+        raise ValueError(f"Task {name!r} has no split {split!r}. Its splits: {', '.join(splits)}. "
+                         f"Example: load_task({name!r}, {splits[0]!r}).")
+
+
+def _load_local(name: str, split: str) -> Task:
+    spec = LOCAL_TASKS[name]
+    _check_split(name, split, spec.splits)
+    root = data_dir()
+    if name == "corpus":
+        lines = (root / "corpus" / "tiny_stories.txt").read_text(encoding="utf-8").splitlines()
+        lines = [x for x in lines if x.strip()]
+        cut = len(lines) - CORPUS_VALIDATION_LINES
+        rows = [{"text": x} for x in (lines[:cut] if split == "train" else lines[cut:])]
+        return Task(name, split, rows, spec, ("text",))
+    with (root / name / f"{split}.jsonl").open(encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return Task(name, split, rows, spec, (*spec.text_columns, "label", "idx"))
+
+
+def _load_glue(name: str, split: str) -> Task:
+    spec = GLUE_TASKS[name]
+    if name == "mnli":
+        split = _MNLI_ALIASES.get(split, split)
+    _check_split(name, split, spec.splits)
+    try:
+        import datasets  # lazy: optional, heavy, and only useful with a network
+
+        rows = datasets.load_dataset("glue", name, split=split)
+    except Exception as err:  # no package, no network, hub error: all mean "not here"
+        raise RuntimeError(
+            f"Could not load GLUE {name!r} ({type(err).__name__}: {err}). GLUE needs the `datasets` "
+            "package and a network (or a filled Hugging Face cache). The local tasks 'sentiment' "
+            "and 'paraphrase' work offline: load_task('sentiment', 'train').") from err
+    feature = rows.features.get("label")
+    names = getattr(feature, "names", None)
+    return Task(name, split, rows, spec, rows.column_names, names)
+
+
+def task_text_columns(task: Task | str) -> tuple[str, ...]:
+    """The columns the tokenizer reads: one for single sentences, two for pairs."""
+    if isinstance(task, Task):
+        return task.text_columns
+    key = task.lower()
+    spec = LOCAL_TASKS.get(key) or GLUE_TASKS.get(key)
+    if spec is None:
+        raise ValueError(f"Unknown task {task!r}. Known tasks: {', '.join(known_tasks())}.")
+    return spec.text_columns
+
+
+def tokenize_task(task: Task, tokenizer: Any, max_length: int = 128) -> list[dict[str, Any]]:
+    """Token ids for every example, unpadded (padding happens per batch in :func:`collate`).
+
+    Pairs go to the tokenizer as two texts so that it adds its separator and segment ids.
+    Classification examples get an integer ``labels`` (a float for STS-B); corpus lines get
+    ``labels`` equal to their own ``input_ids`` (the model shifts them for next-token loss).
+    """
+    cols = task.text_columns
+    texts = [task.column(c) for c in cols]
+    enc = tokenizer(*texts, truncation=True, max_length=max_length)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    feats = [{k: list(enc[k][i]) for k in keys} for i in range(len(task))]
+    if task.spec.label_column is None:  # causal LM: end each line so the model learns to stop
+        eos = getattr(tokenizer, "eos_token_id", None)
+        for f in feats:
+            if eos is not None and f["input_ids"][-1] != eos and len(f["input_ids"]) < max_length:
+                for k in keys:
+                    f[k].append(eos if k == "input_ids" else f[k][-1])
+            f["labels"] = list(f["input_ids"])
+    else:
+        for f, y in zip(feats, task.column(task.spec.label_column)):
+            f["labels"] = y
+    return feats
+
+
+def collate(features: Sequence[dict[str, Any]], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+    """Pad a list of tokenized examples to the longest one (dynamic padding), on the right.
+
+    Per-token ``labels`` (causal LM) are padded with -100, the index cross-entropy ignores, so
+    padding never counts in the loss even when the pad id equals the end-of-text id.
+    """
+    n, width = len(features), max(len(f["input_ids"]) for f in features)
+    batch = {"input_ids": torch.full((n, width), pad_token_id, dtype=torch.long),
+             "attention_mask": torch.zeros((n, width), dtype=torch.long)}  # (batch, seq)
+    if "token_type_ids" in features[0]:
+        batch["token_type_ids"] = torch.zeros((n, width), dtype=torch.long)
+    per_token = "labels" in features[0] and isinstance(features[0]["labels"], list)
+    if per_token:
+        batch["labels"] = torch.full((n, width), -100, dtype=torch.long)
+    for i, f in enumerate(features):
+        k = len(f["input_ids"])
+        batch["input_ids"][i, :k] = torch.tensor(f["input_ids"])
+        batch["attention_mask"][i, :k] = 1
+        if "token_type_ids" in batch:
+            batch["token_type_ids"][i, :k] = torch.tensor(f["token_type_ids"])
+        if per_token:
+            batch["labels"][i, :k] = torch.tensor(f["labels"])
+    if "labels" in features[0] and not per_token:
+        batch["labels"] = torch.tensor([f["labels"] for f in features])  # (batch,)
+    return batch
+
+
+def _pad_id(tokenizer: Any) -> int:
+    for attr in ("pad_token_id", "eos_token_id"):
+        value = getattr(tokenizer, attr, None)
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def make_loader(task: Task, tokenizer: Any, batch_size: int = 16, shuffle: bool = False,
+                seed: int = 0, max_length: int = 128) -> DataLoader:
+    """A DataLoader of padded batches: ``input_ids``, ``attention_mask`` (and ``token_type_ids``
+    when the tokenizer makes them), ``labels``; each tensor is (batch, seq) or (batch,).
+
+    Shuffling draws from its own seeded generator, so the same seed gives the same batches
+    without touching the global random state.
+    """
+    features = tokenize_task(task, tokenizer, max_length)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(features, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      collate_fn=partial(collate, pad_token_id=_pad_id(tokenizer)))
+
+
+def corpus_loader(tokenizer: Any, split: str = "train", batch_size: int = 8, shuffle: bool = True,
+                  seed: int = 0, max_length: int = 64) -> DataLoader:
+    """Causal-LM batches of the tiny-stories corpus: ``labels`` = ``input_ids``, padding -100."""
+    return make_loader(load_task("corpus", split), tokenizer, batch_size, shuffle, seed, max_length)
