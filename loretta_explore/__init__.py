@@ -6,6 +6,7 @@ See Yang et al., "LoRETTA", NAACL 2024 (arXiv 2402.11417).
 
 from .adapt import LorettaConfig, LorettaModel, get_loretta_model
 from .baselines import METHODS, prepare
+from .budget import budget_table, count_trainable
 from .data import Task, known_tasks, load_task, make_loader
 from .layers import LorettaRepLinear, TTAdapter, TTLinear
 from .models import (
@@ -23,7 +24,7 @@ from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
 __version__ = "0.1.0"
 
 __all__ = [
-    "METHODS", "Task", "TrainResult", "compare", "evaluate", "known_tasks", "load_task", "make_loader",
+    "METHODS", "budget_table", "count_trainable", "Task", "TrainResult", "compare", "evaluate", "known_tasks", "load_task", "make_loader",
     "overfitting_curve", "prepare", "sequential_tasks", "train",
     "REFERENCE_MODELS", "LorettaConfig", "LorettaModel", "LorettaRepLinear", "TTAdapter", "TTLinear",
     "TTMatrix", "TensorTrain", "build_reference_model", "factorize", "get_loretta_model", "load_encoder",

@@ -100,9 +100,10 @@ class LorettaConfig:
     train_norms : bool
         Train every LayerNorm / RMSNorm (paper: yes).
     head : "tensorized" | "dense" | "frozen"
-        Sequence classification only. "tensorized": a fresh TT layer replaces the pooler dense
-        (DeBERTa ``pooler.dense``, RoBERTa ``classifier.dense``); "dense": train the pretrained
-        pooler and classifier; "frozen": train neither.
+        Sequence classification only: what happens to the dense layer before the classifier
+        (DeBERTa/BERT ``pooler.dense``, RoBERTa ``classifier.dense``). "tensorized": a fresh TT
+        layer replaces it (the paper); "dense": the pretrained one is trained; "frozen": the
+        pretrained one stays as it is.
     train_classifier : bool or None
         Train the final classifier linear. None: the paper's counts (adp yes, rep no).
     """
@@ -142,13 +143,13 @@ class LorettaConfig:
         )})
 
 
-def _shape_for(config: LorettaConfig, in_f: int, out_f: int):
+def shape_request(config: LorettaConfig, in_f: int, out_f: int):
     if isinstance(config.tt_shapes, dict):
         return config.tt_shapes.get((in_f, out_f), config.tt_shapes.get(f"{in_f}x{out_f}", "paper"))
     return config.tt_shapes
 
 
-def _matches(name: str, pattern: str) -> bool:
+def matches_name(name: str, pattern: str) -> bool:
     return name == pattern or name.endswith("." + pattern) or re.search(rf"(^|\.){pattern}$", name) is not None
 
 
@@ -208,7 +209,7 @@ def _owner(model: nn.Module, parameter_name: str) -> nn.Module:
     return model.get_submodule(parameter_name.rpartition(".")[0])
 
 
-def _is_norm(module: nn.Module) -> bool:
+def is_norm(module: nn.Module) -> bool:
     name = type(module).__name__
     return isinstance(module, nn.LayerNorm) or "LayerNorm" in name or "RMSNorm" in name
 
@@ -232,7 +233,7 @@ def get_loretta_model(model: nn.Module, config: LorettaConfig | None = None) -> 
         _place_adp(model, config, placements)
     if config.train_norms:
         for m in model.modules():
-            if _is_norm(m):
+            if is_norm(m):
                 m.requires_grad_(True)
     if arch.head is not None and hasattr(model, "num_labels") and "ForSequenceClassification" in type(model).__name__:
         _set_up_head(model, config, arch.head)
@@ -241,13 +242,13 @@ def get_loretta_model(model: nn.Module, config: LorettaConfig | None = None) -> 
 
 def _place_rep(model: nn.Module, config: LorettaConfig, targets) -> None:
     for pattern in targets:
-        names = [n for n in _linear_names(model) if _matches(n, pattern)]
+        names = [n for n in _linear_names(model) if matches_name(n, pattern)]
         if not names:
             raise _no_match_error(pattern, model, "rep")
         for name in names:
             base = model.get_submodule(name)
             in_f, out_f = (base.in_features, base.out_features) if isinstance(base, nn.Linear) else base.weight.shape
-            shapes = (_shape_for(config, in_f, config.bottleneck), _shape_for(config, config.bottleneck, out_f))
+            shapes = (shape_request(config, in_f, config.bottleneck), shape_request(config, config.bottleneck, out_f))
             _replace(model, name, LorettaRepLinear(base, config.bottleneck, config.tt_rank, config.alpha,
                                                    config.dropout, config.init, shapes))
 
@@ -262,7 +263,7 @@ def place_adapters(model: nn.Module, placements: dict, make_adapter) -> list[str
     hidden = getattr(getattr(model, "config", None), "hidden_size", None)
     placed = []
     for pattern, position in placements.items():
-        names = [n for n, _ in model.named_modules() if _matches(n, pattern)]
+        names = [n for n, _ in model.named_modules() if matches_name(n, pattern)]
         if not names:
             raise _no_match_error(pattern, model, "adapters")
         for name in names:
@@ -282,7 +283,7 @@ def place_adapters(model: nn.Module, placements: dict, make_adapter) -> list[str
 
 def _place_adp(model: nn.Module, config: LorettaConfig, placements: dict) -> None:
     def make(features: int, device) -> TTAdapter:
-        shapes = (_shape_for(config, features, config.bottleneck), _shape_for(config, config.bottleneck, features))
+        shapes = (shape_request(config, features, config.bottleneck), shape_request(config, config.bottleneck, features))
         return TTAdapter(features, config.bottleneck, config.tt_rank, config.activation,
                          config.adapter_scale, shapes, config.init, device=device)
 
@@ -291,15 +292,13 @@ def _place_adp(model: nn.Module, config: LorettaConfig, placements: dict) -> Non
 
 def _set_up_head(model: nn.Module, config: LorettaConfig, head: tuple[str, str]) -> None:
     dense_name, classifier_name = head
-    dense, classifier = model.get_submodule(dense_name), model.get_submodule(classifier_name)
+    dense = model.get_submodule(dense_name)
     if config.head == "tensorized":
-        shape = _shape_for(config, dense.in_features, dense.out_features)
+        shape = shape_request(config, dense.in_features, dense.out_features)
         _replace(model, dense_name, TensorizedHead(dense, shape, config.tt_rank))
-        classifier.requires_grad_(bool(config.train_classifier))
     elif config.head == "dense":
         dense.requires_grad_(True)
-        classifier.requires_grad_(True)
-    # "frozen": both stay frozen
+    model.get_submodule(classifier_name).requires_grad_(bool(config.train_classifier))
 
 
 class LorettaModel(nn.Module):
@@ -379,7 +378,7 @@ class LorettaModel(nn.Module):
                 continue
             layer = re.search(r"layers?\.(\d+)\.|\bh\.(\d+)\.", name)
             owner = _owner(self.base_model, name)
-            kind = ("tt core" if ".cores." in name else "norm" if _is_norm(owner)
+            kind = ("tt core" if ".cores." in name else "norm" if is_norm(owner)
                     else "adapter bias" if ".adapter." in name else "head")
             rows.append(dict(name=name, kind=kind, layer=int(next(g for g in layer.groups() if g)) if layer else None,
                              shape=tuple(p.shape), count=p.numel()))

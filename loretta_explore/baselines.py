@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from torch import nn
 
-from .adapt import LorettaConfig, _is_norm, architecture, get_loretta_model, place_adapters
+from .adapt import (
+    LorettaConfig,
+    architecture,
+    get_loretta_model,
+    is_norm,
+    matches_name,
+    place_adapters,
+)
+from .budget import BASELINE_DEFAULTS, model_spec
 from .layers import DenseAdapter
 
 __all__ = ["METHODS", "prepare", "trainable_parameters"]
@@ -49,10 +57,11 @@ def _peft(model: nn.Module, method: str, **hp) -> nn.Module:
     if method == "lora":
         config = peft.LoraConfig(r=hp.pop("r", 8), lora_alpha=hp.pop("lora_alpha", 16), lora_dropout=hp.pop("dropout", 0.0),
                                  target_modules=targets, task_type=task_type, **hp)
-    elif method == "ia3":
-        ffn = {"bert": ["output.dense"], "llama": ["down_proj"]}.get(architecture(model).family, [])
-        keys = {"bert": ["key", "value"], "llama": ["k_proj", "v_proj"]}.get(architecture(model).family, targets)
-        config = peft.IA3Config(target_modules=keys + ffn, feedforward_modules=ffn, task_type=task_type, **hp)
+    elif method == "ia3":  # the same targets budget.count_trainable counts: k, v, the FFN output's input
+        sides = model_spec(model.config).ia3_targets  # {pattern: "out" | "in"}
+        names = [n for n, _ in model.named_modules() for p in sides if matches_name(n, p)]
+        ffn = [n for n, _ in model.named_modules() for p, side in sides.items() if side == "in" and matches_name(n, p)]
+        config = peft.IA3Config(target_modules=names, feedforward_modules=ffn, task_type=task_type, **hp)
     else:  # prefix
         config = peft.PrefixTuningConfig(num_virtual_tokens=hp.pop("num_virtual_tokens", 5), task_type=task_type, **hp)
     return peft.get_peft_model(model, config)
@@ -80,13 +89,18 @@ def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
     if method == "bitfit":
         for name, p in model.named_parameters():
             p.requires_grad_(name.endswith("bias"))
-    elif method == "adapters":
-        bottleneck = hyperparameters.get("bottleneck", 64)
+    defaults = BASELINE_DEFAULTS[architecture(model).family]
+    if method == "adapters":  # the paper's counting conventions per family (see budget.BASELINE_DEFAULTS)
+        b = hyperparameters.get("bottleneck", defaults["bottleneck"])
+        bias = hyperparameters.get("adapter_bias", defaults["adapter_bias"])
         place_adapters(model, hyperparameters.get("placements", architecture(model).adp),
-                       lambda features, device: DenseAdapter(features, bottleneck, device=device))
-    if method in ("adapters", "norms") and hyperparameters.get("train_norms", True):
+                       lambda features, device: DenseAdapter(features, b, bias=bias, device=device))
+    train_norms = method == "norms" or (method == "adapters" and defaults["adapter_norms"])
+    if hyperparameters.get("train_norms", train_norms):
         for m in model.modules():
-            if _is_norm(m):
+            if is_norm(m):
                 m.requires_grad_(True)
     _unfreeze(model, _head_names(model))
+    if method == "adapters" and hyperparameters.get("head", defaults["adapter_head"]) == "dense" and _is_classifier(model):
+        _unfreeze(model, [architecture(model).head[0]])
     return model

@@ -110,6 +110,11 @@ class Task(Dataset):
         row = self.rows[i]
         return {c: row[c] for c in self.columns}
 
+    def head(self, n: int) -> Task:
+        """The first `n` examples as a task of their own (quick runs, tests, QUICK notebooks)."""
+        rows = self.rows.select(range(min(n, len(self)))) if hasattr(self.rows, "select") else self.rows[:n]
+        return Task(self.name, self.split, rows, self.spec, self.columns, self.label_names)
+
     def column(self, name: str) -> list[Any]:
         """Every value of one field, including fields outside ``columns``."""
         if hasattr(self.rows, "column_names"):  # a datasets.Dataset

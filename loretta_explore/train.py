@@ -107,12 +107,14 @@ def _as_task(task: Task | str, split: str) -> Task:
     return load_task(task, split) if isinstance(task, str) else task
 
 
-def _split(task: Task | str, split: str) -> Task | None:
+def _split(task: Task | str, split: str, limit: int | None = None) -> Task | None:
+    """Another split of the same task (None if it has none), its first `limit` rows if given."""
     name = task if isinstance(task, str) else task.name
     try:
-        return load_task(name, split)
+        loaded = load_task(name, split)
     except ValueError:
         return None
+    return loaded.head(limit) if limit else loaded
 
 
 def _tokenizer_for(model: nn.Module, tokenizer):
@@ -182,6 +184,7 @@ def train(model: nn.Module, task: Task | str, *, tokenizer=None, epochs: float |
     eval_every : evaluate on the validation split every N steps (and at the end); the best
         checkpoint by the validation metric is restored at the end when `restore_best`.
     callbacks : called with every history record as it is made (live plots).
+    max_eval_examples : evaluate on the first N validation and test examples only (quick runs).
 
     Returns
     -------
@@ -193,10 +196,7 @@ def train(model: nn.Module, task: Task | str, *, tokenizer=None, epochs: float |
     tokenizer = _tokenizer_for(model, tokenizer)
     train_task = _as_task(task, "train")
     metric = train_task.metric
-    validation = _split(task, "validation")
-    if validation is not None and max_eval_examples:
-        validation = Task(validation.name, validation.split, validation.rows[:max_eval_examples],
-                          validation.spec, validation.columns, validation.label_names)
+    validation = _split(task, "validation", max_eval_examples)
     loader = make_loader(train_task, tokenizer, batch_size, shuffle=True, seed=seed, max_length=max_length)
     val_loader = make_loader(validation, tokenizer, 64, max_length=max_length) if validation is not None else None
     total = max_steps or max(1, math.ceil((epochs or 1) * len(loader)))
@@ -268,7 +268,7 @@ def train(model: nn.Module, task: Task | str, *, tokenizer=None, epochs: float |
                 if n in best_state:
                     p.copy_(best_state[n])
     if evaluate_test and not result.interrupted:
-        test = _split(task, "test")
+        test = _split(task, "test", max_eval_examples)
         if test is not None:
             scores = evaluate(model, make_loader(test, tokenizer, 64, max_length=max_length), metric, device)
             result.metrics = {f"test_{k}": v for k, v in scores.items()}
@@ -291,6 +291,7 @@ def compare(methods: Sequence[str], task: Task | str, *, model_factory: Callable
         model_factory = lambda: load_encoder(num_labels=num_labels)  # noqa: E731
     rows, results = [], {}
     for method in methods:
+        _seed_everything(train_kwargs.get("seed", 0))  # the same random start (heads, TT cores) per method
         model, tokenizer = model_factory()
         model = prepare(model, method, **(method_options or {}).get(method, {}))
         if progress:
