@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .tensorize import matrix_to_ttm_tensor, resolve_shape, suggest_ttm_modes, ttm_tensor_to_matrix
+from .tensorize import cut_point, matrix_to_ttm_tensor, resolve_shape, suggest_ttm_modes, ttm_tensor_to_matrix
 from .tt import TensorTrain, tt_svd
 
 __all__ = ["LorettaRepLinear", "TTAdapter", "TTLinear"]
@@ -118,15 +118,7 @@ class TTLinear(nn.Module):
 
     def _split_plan(self):
         """Where the input index ends inside the flat train: (p, c, e) with mode p = (c in, e out)."""
-        prefix = 1
-        for p, k in enumerate(self.tt_shape):
-            if prefix * k >= self.in_features:
-                if self.in_features % prefix or k % (self.in_features // prefix):
-                    return None
-                c = self.in_features // prefix
-                return p, c, k // c
-            prefix *= k
-        return None
+        return cut_point(self.tt_shape, self.in_features)
 
     @property
     def num_params(self) -> int:

@@ -10,6 +10,7 @@ paper's shapes (METHOD.md section 4) and a shape chooser for sizes without a pre
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 
@@ -17,6 +18,7 @@ import torch
 
 __all__ = [
     "PAPER_SHAPES",
+    "cut_point",
     "factorize",
     "matrix_to_tensor",
     "matrix_to_ttm_tensor",
@@ -111,13 +113,40 @@ def _cost(shape: Sequence[int]) -> float:
     return penalty / len(shape)
 
 
-def _arrange(factors: Sequence[int]) -> tuple[int, ...]:
-    """Put the two largest factors at the ends: end cores cost r*k, middle ones r*k*r."""
+def cut_point(shape: Sequence[int], in_features: int) -> tuple[int, int, int] | None:
+    """Where the input index ends inside a flattened-layout shape: (p, c, e), or None.
+
+    Mode p holds c input values times e output values (c * e = k_p); the modes before it hold
+    the rest of the input. Only then can a TT layer compute x @ W without forming W (see
+    layers.TTLinear); e = 1 means the split falls exactly on a mode boundary.
+    """
+    prefix = 1
+    for p, k in enumerate(shape):
+        if prefix * k >= in_features:
+            if in_features % prefix or k % (in_features // prefix):
+                return None
+            c = in_features // prefix
+            return p, c, k // c
+        prefix *= k
+    return None
+
+
+def _arrange(factors: Sequence[int], in_features: int | None = None) -> tuple[int, ...]:
+    """Order factors: the two largest at the ends (end cores cost r*k, middle ones r*k*r), and
+    the middle so that the input/output split falls on a mode boundary where it can (then x @ W
+    is computed without forming W), else inside a mode that can be cut, else sorted."""
     f = sorted(factors, reverse=True)
     if len(f) <= 2:
-        return tuple(f)
-    middle = sorted(f[2:])
-    return (f[0], *middle, f[1])
+        orders = [tuple(f), tuple(reversed(f))]
+    else:
+        middles = sorted(set(itertools.permutations(sorted(f[2:]))))
+        orders = [(a, *m, b) for a, b in ((f[0], f[1]), (f[1], f[0])) for m in middles]
+    if in_features is not None:
+        cuts = [(o, cut_point(o, in_features)) for o in orders]
+        exact = [o for o, c in cuts if c is not None and c[2] == 1]
+        inside = [o for o, c in cuts if c is not None]
+        return (exact or inside or orders)[0]
+    return orders[0]
 
 
 def suggest_shape(in_features: int, out_features: int, order: int | None = None) -> tuple[int, ...]:
@@ -160,7 +189,7 @@ def suggest_shape(in_features: int, out_features: int, order: int | None = None)
         orders = range(1, guess + 2)  # low orders too, for sizes with few prime factors
         candidates = [s for d in orders for s in _sorted_factorizations(n, d)]
     best = min(candidates, key=lambda s: (_cost(s), -len(s)))
-    return _arrange(best)
+    return _arrange(best, in_features)
 
 
 def _count_prime_factors(n: int) -> int:

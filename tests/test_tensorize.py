@@ -135,3 +135,13 @@ def test_suggest_ttm_modes_products():
     for i, o in [(768, 64), (7, 3), (384, 1536), (1, 10)]:
         m, n = suggest_ttm_modes(i, o)
         assert len(m) == len(n) and math.prod(m) == i and math.prod(n) == o
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.integers(3, 7), b=st.integers(3, 7))
+def test_suggested_shapes_can_be_cut_between_input_and_output(a, b):
+    """The shape chooser orders the middle so that x @ W never needs W (see TTLinear)."""
+    from loretta_explore.tensorize import cut_point
+
+    in_f, out_f = 2**a * 3 ** (a % 2), 2**b
+    assert cut_point(lx.suggest_shape(in_f, out_f), in_f) is not None
