@@ -15,7 +15,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .tensorize import cut_point, matrix_to_ttm_tensor, resolve_shape, suggest_ttm_modes, ttm_tensor_to_matrix
+from .tensorize import (
+    cut_point,
+    matrix_to_ttm_tensor,
+    resolve_shape,
+    suggest_ttm_modes,
+    ttm_tensor_to_matrix,
+)
 from .tt import TensorTrain, tt_svd
 
 __all__ = ["LorettaRepLinear", "TTAdapter", "TTLinear"]
