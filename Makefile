@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test lint bench setup clean browser
+.PHONY: lab test test-browser lint bench setup clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ browser:
 
 test: setup browser
 	$(BIN)/python -m pytest
+
+test-browser: setup browser
+	$(BIN)/python -m pytest -m browser
 
 lint: setup
 	$(BIN)/ruff check loretta_explore tests benchmarks
