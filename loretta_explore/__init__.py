@@ -4,6 +4,7 @@ The public API below is what lessons and course assignments import; names stay s
 See Yang et al., "LoRETTA", NAACL 2024 (arXiv 2402.11417).
 """
 
+from . import checks
 from .adapt import LorettaConfig, LorettaModel, get_loretta_model
 from .baselines import METHODS, prepare
 from .budget import budget_table, count_trainable
@@ -24,7 +25,7 @@ from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
 __version__ = "0.1.0"
 
 __all__ = [
-    "METHODS", "budget_table", "count_trainable", "Task", "TrainResult", "compare", "evaluate", "known_tasks", "load_task", "make_loader",
+    "METHODS", "budget_table", "checks", "count_trainable", "Task", "TrainResult", "compare", "evaluate", "known_tasks", "load_task", "make_loader",
     "overfitting_curve", "prepare", "sequential_tasks", "train",
     "REFERENCE_MODELS", "LorettaConfig", "LorettaModel", "LorettaRepLinear", "TTAdapter", "TTLinear",
     "TTMatrix", "TensorTrain", "build_reference_model", "factorize", "get_loretta_model", "load_encoder",
