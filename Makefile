@@ -37,7 +37,7 @@ lint: setup
 	$(BIN)/ruff check loretta_explore tests benchmarks
 
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	cd benchmarks && ../$(BIN)/python run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info test-artifacts

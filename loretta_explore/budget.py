@@ -777,7 +777,7 @@ def _dtype(dtype) -> torch.dtype:
     return found
 
 
-def _human_bytes(n: int) -> str:
+def human_bytes(n: int) -> str:
     for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if n >= size:
             return f"{n / size:.2f} {unit}"
@@ -803,7 +803,7 @@ class BudgetTable(list):
         out = []
         for row in self:
             ratio = row["ratio_to_lora"]
-            out.append([row["method"], f"{row['count']:,}", _human_bytes(row["bytes"]),
+            out.append([row["method"], f"{row['count']:,}", human_bytes(row["bytes"]),
                         _ratio(ratio), row["paper"] or "", row["check"] or "",
                         row["note"] or ""])
         return out

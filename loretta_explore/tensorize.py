@@ -10,6 +10,7 @@ paper's shapes (METHOD.md section 4) and a shape chooser for sizes without a pre
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -77,7 +78,7 @@ def _ordered(n: int, order: int, smallest: int) -> Iterator[tuple[int, ...]]:
                 yield (k, *rest)
 
 
-def _sorted_factorizations(n: int, order: int, smallest: int = 2) -> Iterator[tuple[int, ...]]:
+def sorted_factorizations(n: int, order: int, smallest: int = 2) -> Iterator[tuple[int, ...]]:
     """Non-decreasing factorizations of n into `order` factors (each multiset once)."""
     if order == 1:
         if n >= smallest:
@@ -86,7 +87,7 @@ def _sorted_factorizations(n: int, order: int, smallest: int = 2) -> Iterator[tu
     k = smallest
     while k ** order <= n:
         if n % k == 0:
-            for rest in _sorted_factorizations(n // k, order - 1, k):
+            for rest in sorted_factorizations(n // k, order - 1, k):
                 yield (k, *rest)
         k += 1
 
@@ -106,7 +107,7 @@ def factorize(n: int, order: int) -> list[tuple[int, ...]]:
     return list(_ordered(n, order, 2))
 
 
-def _cost(shape: Sequence[int]) -> float:
+def shape_cost(shape: Sequence[int]) -> float:
     """How far a shape is from the paper's good shapes: factors near 10, no 2s or 4s."""
     penalty = sum((math.log(k / _TARGET_FACTOR)) ** 2 for k in shape)
     penalty += sum(1.0 for k in shape if k <= 4)
@@ -131,7 +132,7 @@ def cut_point(shape: Sequence[int], in_features: int) -> tuple[int, int, int] | 
     return None
 
 
-def _arrange(factors: Sequence[int], in_features: int | None = None) -> tuple[int, ...]:
+def arrange_modes(factors: Sequence[int], in_features: int | None = None) -> tuple[int, ...]:
     """Order factors: the two largest at the ends (end cores cost r*k, middle ones r*k*r), and
     the middle so that the input/output split falls on a mode boundary where it can (then x @ W
     is computed without forming W), else inside a mode that can be cut, else sorted."""
@@ -149,6 +150,7 @@ def _arrange(factors: Sequence[int], in_features: int | None = None) -> tuple[in
     return orders[0]
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and called hundreds of times by budget tables and widgets
 def suggest_shape(in_features: int, out_features: int, order: int | None = None) -> tuple[int, ...]:
     """A good flattened-TT shape for an (in, out) weight; its product is in*out.
 
@@ -177,22 +179,22 @@ def suggest_shape(in_features: int, out_features: int, order: int | None = None)
         return (1,)
     if order is not None:
         _positive_int(order, "order", "suggest_shape(768, 64, order=5)")
-        candidates = list(_sorted_factorizations(n, order))
+        candidates = list(sorted_factorizations(n, order))
         if not candidates:
             raise ValueError(
                 f"{in_features}*{out_features} = {n} has no factorization into {order} factors >= 2 "
-                f"(it has {_count_prime_factors(n)} prime factors). Try order <= "
-                f"{_count_prime_factors(n)}, or order=None to choose automatically."
+                f"(it has {count_prime_factors(n)} prime factors). Try order <= "
+                f"{count_prime_factors(n)}, or order=None to choose automatically."
             )
     else:
         guess = max(1, round(math.log(n) / math.log(_TARGET_FACTOR)))
         orders = range(1, guess + 2)  # low orders too, for sizes with few prime factors
-        candidates = [s for d in orders for s in _sorted_factorizations(n, d)]
-    best = min(candidates, key=lambda s: (_cost(s), -len(s)))
-    return _arrange(best, in_features)
+        candidates = [s for d in orders for s in sorted_factorizations(n, d)]
+    best = min(candidates, key=lambda s: (shape_cost(s), -len(s)))
+    return arrange_modes(best, in_features)
 
 
-def _count_prime_factors(n: int) -> int:
+def count_prime_factors(n: int) -> int:
     count, p = 0, 2
     while p * p <= n:
         while n % p == 0:
@@ -237,11 +239,11 @@ def suggest_ttm_modes(in_features: int, out_features: int, order: int | None = N
     padded with 1s, which TT-matrix cores allow (a mode of size 1 on one side only).
     """
     if order is None:
-        order = max(2, min(_count_prime_factors(in_features), _count_prime_factors(out_features), 4))
+        order = max(2, min(count_prime_factors(in_features), count_prime_factors(out_features), 4))
 
     def balanced(n: int) -> tuple[int, ...]:
         for d in range(order, 0, -1):
-            found = list(_sorted_factorizations(n, d, 2)) if n > 1 else []
+            found = list(sorted_factorizations(n, d, 2)) if n > 1 else []
             if found:
                 best = min(found, key=lambda s: max(s) / min(s))
                 return tuple(sorted(best, reverse=True)) + (1,) * (order - d)

@@ -1,0 +1,92 @@
+"""`make bench`: run every benchmark in one go and write benchmarks/RESULTS.md and a plot.
+
+Every figure is a ratio against a baseline measured in the same run (DEVELOPERS: speed is measured
+as ratios, never asserted in tests). Run on a quiet machine: other processes distort timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).parent
+
+
+def machine() -> str:
+    import psutil
+
+    return (f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {torch.get_num_threads()} torch threads; "
+            f"Python {platform.python_version()}, torch {torch.__version__}; "
+            f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU only'}")
+
+
+def plot(tt_svd_rows, layer_rows, step_rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].barh([r["case"] for r in tt_svd_rows], [r["time_ratio"] for r in tt_svd_rows], color="#4c72b0")
+    axes[0].axvline(1, color="k", lw=0.8)
+    axes[0].set_title("TT-SVD time / tensorly's")
+    big = [r for r in layer_rows if r["tokens"] == max(x["tokens"] for x in layer_rows)]
+    labels = [f"{r['size']} r={r['rank']}" for r in big]
+    axes[1].barh(labels, [r["auto_ratio"] for r in big], color="#55a868")
+    axes[1].axvline(1, color="k", lw=0.8)
+    axes[1].set_title("TT layer fwd+bwd / nn.Linear (1024 tokens)")
+    axes[2].barh([r["method"] for r in step_rows], [r["time_vs_lora"] for r in step_rows], color="#c44e52")
+    axes[2].axvline(1, color="k", lw=0.8)
+    axes[2].set_title("training step / LoRA (MiniLM, 16x64)")
+    for ax in axes:
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("ratio (1 = baseline)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    import train_step
+    import tt_layer
+    import tt_svd
+    import widget_latency
+
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    sections, raw = [], {}
+    for name, module in (("TT-SVD against tensorly", tt_svd), ("TT layer against nn.Linear", tt_layer),
+                         ("One training step of the bundled encoder", train_step),
+                         ("Widget update latency", widget_latency)):
+        print(f"running {name} ...", flush=True)
+        rows = module.run()
+        raw[module.__name__] = rows
+        sections.append(f"## {name}\n\n{(module.__doc__ or '').strip().splitlines()[0]}\n\n{module.markdown(rows)}\n")
+    plot(raw["tt_svd"], raw["tt_layer"], raw["train_step"], HERE / "results.png")
+    steps = {r["method"]: r for r in raw["train_step"]}
+    aims = [f"- TT-SVD: median time ratio ours/tensorly {statistics.median(r['time_ratio'] for r in raw['tt_svd']):.2f} "
+            f"(aim: no slower, i.e. <= 1); error ratio {max(r['err_ratio'] for r in raw['tt_svd']):.4f} (aim: 1).",
+            f"- Training step: loretta_rep / LoRA = {steps['loretta_rep']['time_vs_lora']:.2f} (aim <= 1); "
+            f"loretta_adp / LoRA = {steps['loretta_adp']['time_vs_lora']:.2f} (aim <= 1.1).",
+            f"- TT layer: \"auto\" within 10% of the best path in "
+            f"{sum(r['auto_vs_best'] <= 1.1 for r in raw['tt_layer'])} of {len(raw['tt_layer'])} cases.",
+            "- Widgets: " + "; ".join(f"{r['widget']} {r['seconds']:.3f} s ({'met' if r['met'] else 'MISSED'})"
+                                      for r in raw["widget_latency"])]
+    text = (f"# Benchmark results\n\nMeasured {started} on {machine()}.\n"
+            "Medians of repeats; every figure is a ratio to a baseline measured in the same run. "
+            "Regenerate with `make bench`.\n\n## Aims\n\n" + "\n".join(aims) +
+            "\n\n![ratios](results.png)\n\n" + "\n".join(sections))
+    (HERE / "RESULTS.md").write_text(text)
+    (HERE / "results.json").write_text(json.dumps(raw, indent=2, default=str))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

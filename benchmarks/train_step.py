@@ -1,0 +1,84 @@
+"""One training step of the bundled encoder (batch 16, sequence 64) per method, as ratios to LoRA.
+
+Methods: loretta_rep, loretta_adp, LoRA r=8 on query/value (PEFT), full fine-tuning, and the floor
+(backbone frozen, only norms and classifier trained). For each: median seconds per step
+(forward + backward + AdamW), peak memory during the steps (RSS on CPU, max allocated on CUDA),
+and bytes of trainable parameters stored (float32). Aims: rep no slower than LoRA, adp at most 1.1x.
+Run: ``.venv/bin/python benchmarks/train_step.py`` (part of ``make bench``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import loretta_explore as lx
+from loretta_explore.train import _PeakMemory
+
+METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
+OPTIONS = {"lora": dict(r=8, target_modules=["query", "value"]),
+           "loretta_rep": dict(init="compensated", head="frozen", train_classifier=True),
+           "loretta_adp": dict(head="frozen")}
+
+
+def measure(method: str, steps: int = 20, batch: int = 16, seq: int = 64) -> dict:
+    torch.manual_seed(0)
+    model, _ = lx.load_encoder()
+    model = lx.prepare(model, method, **OPTIONS.get(method, {})).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    g = torch.Generator().manual_seed(0)
+    batch_data = dict(input_ids=torch.randint(1000, 20000, (batch, seq), generator=g),
+                      attention_mask=torch.ones(batch, seq, dtype=torch.long),
+                      labels=torch.randint(0, 2, (batch,), generator=g))
+    times = []
+    with _PeakMemory(torch.device("cpu")) as memory:
+        for i in range(steps + 3):
+            start = time.perf_counter()
+            loss = model(**batch_data).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if i >= 3:  # warm-up steps are not timed
+                times.append(time.perf_counter() - start)
+    trainable = sum(p.numel() for p in params)
+    return dict(method=method, seconds=statistics.median(times), peak_mb=memory.peak,
+                trainable=trainable, stored_bytes=4 * trainable)
+
+
+def _in_subprocess(method: str, steps: int) -> dict:
+    """Each method in a fresh process, so one run's memory never counts in another's peak."""
+    code = (f"import json, sys, torch; torch.set_num_threads(2); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"import train_step; print(json.dumps(train_step.measure({method!r}, {steps})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(steps: int = 20) -> list[dict]:
+    rows = [_in_subprocess(m, steps) for m in METHODS]
+    lora = next(r for r in rows if r["method"] == "lora")
+    for r in rows:
+        r["time_vs_lora"] = r["seconds"] / lora["seconds"]
+        r["memory_vs_lora"] = r["peak_mb"] / lora["peak_mb"]
+        r["storage_vs_lora"] = r["stored_bytes"] / lora["stored_bytes"]
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| method | s / step | time / LoRA | peak MB | memory / LoRA | trainable | stored bytes | storage / LoRA |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['seconds']:.3f} | {r['time_vs_lora']:.2f} | {r['peak_mb']:.0f} | "
+                     f"{r['memory_vs_lora']:.2f} | {r['trainable']:,} | {r['stored_bytes']:,} | {r['storage_vs_lora']:.3f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    print(markdown(run()))
