@@ -150,7 +150,8 @@ def shape_request(config: LorettaConfig, in_f: int, out_f: int):
 
 
 def matches_name(name: str, pattern: str) -> bool:
-    return name == pattern or name.endswith("." + pattern) or re.search(rf"(^|\.){pattern}$", name) is not None
+    """PEFT-style target matching: `pattern` (a name or a regex) matches the end of a dotted name."""
+    return re.search(rf"(^|\.)(?:{pattern})$", name) is not None
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
