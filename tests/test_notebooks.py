@@ -1,0 +1,170 @@
+"""The lesson notebooks: committed clean, and each runs top to bottom in test mode.
+
+Two kinds of test:
+
+- hygiene (fast, always run): every notebook under notebooks/ (exercises included) is committed without
+  outputs and carries kernelspec metadata; every lesson opens with learning goals, ends with a summary,
+  has a first cell that works in Colab, reads QUICK and imports only the public API;
+- execution (``-m notebooks``): each lesson runs top to bottom with nbclient in test mode
+  (LORETTA_QUICK=1, HF_HUB_OFFLINE=1), executed in memory: outputs are never written back to the
+  repository. An error in any cell fails with that cell's source and traceback. The exercises are
+  executed by their own tests (tests/test_exercises.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+EXPECTED_LESSONS = [
+    "00_quickstart", "01_tensor_train_basics", "02_tensorizing_weights", "03_rank_selection",
+    "04_parameter_budget", "05_loretta_adp", "06_loretta_rep", "07_compare_methods", "08_scaling_up",
+]
+CELL_TIMEOUT = 300  # seconds per cell
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def all_notebooks() -> list[Path]:
+    return sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def lessons() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("0*.ipynb"))
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Hygiene
+# ---------------------------------------------------------------------------------------------
+
+def test_the_nine_lessons_exist():
+    found = [p.stem for p in lessons()]
+    assert found == EXPECTED_LESSONS, f"expected the lessons {EXPECTED_LESSONS}, found {found}"
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=rel)
+def test_committed_without_outputs_and_with_kernelspec(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert not dirty, (f"{rel(path)}: code cells {dirty} have outputs or execution counts; clear them before "
+                       "committing (JupyterLab: Edit > Clear Outputs of All Cells, or "
+                       "`jupyter nbconvert --clear-output --inplace`)")
+    spec = nb.metadata.get("kernelspec", {})
+    assert {k: spec.get(k) for k in KERNELSPEC} == KERNELSPEC, f"{rel(path)}: kernelspec is {spec}, expected {KERNELSPEC}"
+    assert nb.metadata.get("language_info", {}).get("name") == "python", f"{rel(path)}: language_info missing"
+
+
+@pytest.mark.parametrize("path", lessons(), ids=rel)
+def test_lesson_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    first_md = next(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "learning goals" in first_md.lower(), f"{rel(path)}: the first markdown cell should state the learning goals"
+    tail = "\n".join(c.source for c in nb.cells[-3:] if c.cell_type == "markdown")
+    assert "## Summary" in tail, f"{rel(path)}: a lesson ends with a '## Summary' section"
+    assert any("**Try this.**" in c.source for c in nb.cells if c.cell_type == "markdown"), \
+        f"{rel(path)}: no 'Try this' prompt"
+
+
+@pytest.mark.parametrize("path", lessons(), ids=rel)
+def test_first_cell_works_in_colab(path):
+    first = code_cells(nbformat.read(path, as_version=4))[0].source
+    assert "import loretta_explore as lx" in first and "except ImportError" in first, \
+        f"{rel(path)}: the first code cell must import the kit and install it only when missing"
+    install = [line for line in first.splitlines() if "pip install" in line]
+    assert install and all(line.strip().startswith("%pip") for line in install), \
+        f"{rel(path)}: install with the %pip magic inside the except branch"
+    assert not any("torch" in line for line in install), \
+        f"{rel(path)}: never (re)install torch: Colab's own torch must be kept"
+    assert 'os.environ.get("LORETTA_QUICK", "0") == "1"' in first, f"{rel(path)}: the setup cell must read QUICK"
+
+
+@pytest.mark.parametrize("path", lessons(), ids=rel)
+def test_lessons_use_only_the_public_api(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(code_cells(nb)):
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith("%pip"):
+                continue
+            private = re.search(r"loretta_explore\.(?!plots\b|widgets\b)\w+|\blx\._[a-zA-Z]\w*|from loretta_explore\b", line)
+            assert not private, (f"{rel(path)}, code cell {i}: {line.strip()!r}: lessons import only the public "
+                                 "API (`import loretta_explore as lx`, `lx.plots`, `lx.widgets`)")
+            assert "set_backend" not in line, (f"{rel(path)}, code cell {i}: use `with tl.backend_context(...)`, "
+                                               "never a global tl.set_backend")
+
+
+# ---------------------------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------------------------
+
+def _failure(nb, path: Path) -> str | None:
+    """The first error output (or traceback on stderr) with its cell's source, or None."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                trace = ANSI.sub("", "\n".join(out.get("traceback", []))) or f"{out.ename}: {out.evalue}"
+            elif out.output_type == "stream" and "Traceback (most recent call last)" in out.get("text", ""):
+                trace = ANSI.sub("", out.text)
+            else:
+                continue
+            return (f"{rel(path)}: cell {i} failed\n----- source -----\n{cell.source}\n"
+                    f"----- traceback -----\n{trace}")
+    return None
+
+
+@pytest.fixture
+def test_mode(monkeypatch):
+    """Environment the kernel inherits: test mode, offline, quiet tokenizers, one OpenMP thread.
+
+    Why one thread: the kernel shares the machine (2 cores in CI) with pytest and anything else
+    running; OpenMP threads that spin-wait for a busy core made the small SVDs and matmuls of the
+    lessons 5-10x slower (measured: lesson 02 took 77 s with 2 threads beside another busy process,
+    12 s with one). Set OMP_NUM_THREADS yourself to override.
+    """
+    monkeypatch.setenv("LORETTA_QUICK", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("path", lessons(), ids=rel)
+def test_lesson_runs_top_to_bottom(path, test_mode, record_property):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)  # a copy in memory: outputs never reach the repository
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    start = time.perf_counter()
+    try:
+        client.execute()  # stops at the first failing cell; its error output stays in `nb`
+    except CellExecutionError as err:
+        pytest.fail(_failure(nb, path) or ANSI.sub("", str(err)), pytrace=False)
+    seconds = time.perf_counter() - start
+    record_property("seconds", round(seconds, 1))
+    print(f"{path.name}: {seconds:.1f} s")
+    failure = _failure(nb, path)
+    if failure:
+        pytest.fail(failure, pytrace=False)
+    unrun = [i for i, c in enumerate(code_cells(nb)) if c.get("execution_count") is None]
+    assert not unrun, f"{rel(path)}: code cells {unrun} did not run"
