@@ -8,7 +8,7 @@ Two kinds of test:
 - execution (``-m notebooks``): each lesson runs top to bottom with nbclient in test mode
   (LORETTA_QUICK=1, HF_HUB_OFFLINE=1), executed in memory: outputs are never written back to the
   repository. An error in any cell fails with that cell's source and traceback. The exercises are
-  executed by their own tests (tests/test_exercises.py).
+  executed by their own tests.
 """
 
 from __future__ import annotations
@@ -57,12 +57,25 @@ def test_the_nine_lessons_exist():
     assert found == EXPECTED_LESSONS, f"expected the lessons {EXPECTED_LESSONS}, found {found}"
 
 
+def dirty_cells(nb) -> list[int]:
+    """Indices of code cells that carry outputs or an execution count."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and (c.get("outputs") or c.get("execution_count") is not None)]
+
+
+def test_the_output_check_catches_outputs():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("1 + 1")])
+    assert dirty_cells(nb) == []
+    nb.cells[1].execution_count = 1
+    nb.cells[1].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    assert dirty_cells(nb) == [1]
+
+
 @pytest.mark.parametrize("path", all_notebooks(), ids=rel)
 def test_committed_without_outputs_and_with_kernelspec(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-             and (c.get("outputs") or c.get("execution_count") is not None)]
+    dirty = dirty_cells(nb)
     assert not dirty, (f"{rel(path)}: code cells {dirty} have outputs or execution counts; clear them before "
                        "committing (JupyterLab: Edit > Clear Outputs of All Cells, or "
                        "`jupyter nbconvert --clear-output --inplace`)")
