@@ -33,9 +33,11 @@ class TTSVDInfo:
         The singular values of each unfolding (bond k = between modes k and k+1), before truncation.
     discarded : list of float
         Frobenius norm of the discarded singular values at each bond.
-    error_bound : float
+    norm : float
+        ||X||_F of what was truncated.
+    error_bound : float (derived)
         sqrt(sum of squared discarded singular values): an upper bound on ||X - TT||_F.
-    relative_error_bound : float
+    relative_error_bound : float (derived)
         error_bound / ||X||_F.
     requested_ranks : list of int
         The internal ranks that were asked for (before clipping).
@@ -45,10 +47,17 @@ class TTSVDInfo:
 
     singular_values: list[torch.Tensor] = field(default_factory=list)
     discarded: list[float] = field(default_factory=list)
-    error_bound: float = 0.0
-    relative_error_bound: float = 0.0
+    norm: float = 0.0
     requested_ranks: list[int] = field(default_factory=list)
     clipped: bool = False
+
+    @property
+    def error_bound(self) -> float:
+        return math.sqrt(sum(e * e for e in self.discarded))
+
+    @property
+    def relative_error_bound(self) -> float:
+        return self.error_bound / self.norm if self.norm > 0 else 0.0
 
 
 class TensorTrain:
@@ -279,7 +288,7 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         raise ValueError(f"rel_error must be >= 0, got {rel_error}. Example: tt_svd(x, rel_error=0.1)")
     norm = float(torch.linalg.vector_norm(x.double()))
     delta = 0.0 if rel_error is None else rel_error * norm / math.sqrt(max(d - 1, 1))
-    info = TTSVDInfo(requested_ranks=[r if r != math.inf else -1 for r in requested])
+    info = TTSVDInfo(norm=norm, requested_ranks=[r if r != math.inf else -1 for r in requested])
     info.clipped = any(r != math.inf and r > c for r, c in zip(requested, _max_ranks(shape)))
 
     cores, rest, r_prev = [], x, 1
@@ -293,8 +302,6 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         rest = s[:r, None] * vh[:r]  # (r_k, n_{k+1} ... n_d)
         r_prev = r
     cores.append(rest.reshape(r_prev, shape[-1], 1))
-    info.error_bound = math.sqrt(sum(e * e for e in info.discarded))
-    info.relative_error_bound = info.error_bound / norm if norm > 0 else 0.0
     return TensorTrain(cores, info)
 
 
@@ -315,7 +322,7 @@ def tt_round(tt: TensorTrain, max_rank=None, rel_error: float | None = None) -> 
         cores[k + 1] = torch.einsum("ab,bnc->anc", rr, cores[k + 1])
     norm = float(torch.linalg.vector_norm(cores[-1].double()))
     delta = 0.0 if rel_error is None else rel_error * norm / math.sqrt(max(d - 1, 1))
-    info = TTSVDInfo(requested_ranks=[r if r != math.inf else -1 for r in requested])
+    info = TTSVDInfo(norm=norm, requested_ranks=[r if r != math.inf else -1 for r in requested])
     spectra, discarded = [], []
     for k in range(d - 1, 0, -1):  # right-to-left truncated SVD
         r, n, r_next = cores[k].shape
@@ -326,8 +333,6 @@ def tt_round(tt: TensorTrain, max_rank=None, rel_error: float | None = None) -> 
         cores[k] = vh[:keep].reshape(keep, n, r_next)
         cores[k - 1] = torch.einsum("anb,bc->anc", cores[k - 1], u[:, :keep] * s[:keep])
     info.singular_values, info.discarded = spectra, discarded
-    info.error_bound = math.sqrt(sum(e * e for e in discarded))
-    info.relative_error_bound = info.error_bound / norm if norm > 0 else 0.0
     return TensorTrain(cores, info)
 
 
