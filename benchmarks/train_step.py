@@ -1,9 +1,10 @@
 """One training step of the bundled encoder (batch 16, sequence 64) per method, as ratios to LoRA.
 
-Methods: loretta_rep, loretta_adp, LoRA r=8 on query/value (PEFT), full fine-tuning, and the floor
-(backbone frozen, only norms and classifier trained). For each: median seconds per step
-(forward + backward + AdamW), peak memory during the steps (RSS on CPU, max allocated on CUDA),
-and bytes of trainable parameters stored (float32). Aims: rep no slower than LoRA, adp at most 1.1x.
+Methods, with the options of the fine-tuning recipe (compare_methods.py): loretta_rep, loretta_adp,
+LoRA r=8 on query/value (PEFT), full fine-tuning, and the floor (backbone frozen, only norms and
+classifier trained). For each: median seconds per step (forward + backward + AdamW), peak memory
+during the steps (RSS on CPU, max allocated on CUDA), and bytes of trainable parameters stored
+(float32). Aims: rep no slower than LoRA, adp at most 1.1x.
 Run: ``.venv/bin/python benchmarks/train_step.py`` (part of ``make bench``).
 """
 
@@ -19,18 +20,16 @@ from pathlib import Path
 import torch
 
 import loretta_explore as lx
+from compare_methods import METHOD_OPTIONS
 from loretta_explore.train import _PeakMemory
 
 METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
-OPTIONS = {"lora": dict(r=8, target_modules=["query", "value"]),
-           "loretta_rep": dict(init="compensated", head="frozen", train_classifier=True),
-           "loretta_adp": dict(head="frozen")}
 
 
 def measure(method: str, steps: int = 20, batch: int = 16, seq: int = 64) -> dict:
     torch.manual_seed(0)
     model, _ = lx.load_encoder()
-    model = lx.prepare(model, method, **OPTIONS.get(method, {})).train()
+    model = lx.prepare(model, method, **METHOD_OPTIONS.get(method, {})).train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     g = torch.Generator().manual_seed(0)

