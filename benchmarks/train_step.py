@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import torch
+from compare_methods import METHOD_OPTIONS
 
 import loretta_explore as lx
-from compare_methods import METHOD_OPTIONS
 from loretta_explore.train import _PeakMemory
 
 METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
