@@ -134,6 +134,8 @@ if __name__ == "__main__":
     parser.add_argument("--lr-scale", type=float, default=1.0)
     parser.add_argument("--out", default=str(HERE / "compare_methods"))
     parser.add_argument("--rewrite", action="store_true", help="only re-render the .md from the saved .json")
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only these methods' rows in the saved .json (same recipe), keep the others")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.rewrite:
@@ -142,6 +144,12 @@ if __name__ == "__main__":
     else:
         rows = run(args.methods, args.steps, args.lr_scale)
         recipe, measured = {**RECIPE, "steps": args.steps}, time.strftime("%Y-%m-%d")
+        if args.merge:
+            saved = json.loads(Path(args.out + ".json").read_text())
+            if saved["recipe"] != recipe:
+                raise SystemExit(f"--merge needs the saved recipe {saved['recipe']}, this run used {recipe}")
+            fresh = {r["method"]: r for r in rows}
+            rows = [fresh.pop(r["method"], r) for r in saved["rows"]] + list(fresh.values())
         Path(args.out + ".json").write_text(json.dumps({"measured": measured, "recipe": recipe, "rows": rows}, indent=2))
     text = markdown(rows, recipe, measured)
     Path(args.out + ".md").write_text(text + "\n")

@@ -2,9 +2,10 @@
 
 Methods, with the options of the fine-tuning recipe (compare_methods.py): loretta_rep, loretta_adp,
 LoRA r=8 on query/value (PEFT), full fine-tuning, and the floor (backbone frozen, only norms and
-classifier trained). For each: median seconds per step (forward + backward + AdamW), peak memory
-during the steps (RSS on CPU, max allocated on CUDA), and bytes of trainable parameters stored
-(float32). Aims: rep no slower than LoRA, adp at most 1.1x.
+classifier trained). For each, on the CPU: median seconds per step (forward + backward + AdamW), peak
+resident memory during the steps, and the float32 bytes a checkpoint holds (the
+trained tensors; for rep's compensated start also its frozen starting cores, which reloading needs).
+Aims: rep no slower than LoRA, adp at most 1.1x.
 Run: ``.venv/bin/python benchmarks/train_step.py`` (part of ``make bench``).
 """
 
@@ -46,9 +47,11 @@ def measure(method: str, steps: int = 20, batch: int = 16, seq: int = 64) -> dic
             optimizer.step()
             if i >= 3:  # warm-up steps are not timed
                 times.append(time.perf_counter() - start)
-    trainable = sum(p.numel() for p in params)
+    # What a checkpoint must hold: the trained tensors, plus rep's frozen starting cores (compensated).
+    stored = model.trainable_state() if isinstance(model, lx.LorettaModel) else dict(enumerate(params))
     return dict(method=method, seconds=statistics.median(times), peak_mb=memory.peak,
-                trainable=trainable, stored_bytes=4 * trainable)
+                trainable=sum(p.numel() for p in params),
+                stored_bytes=sum(t.numel() * t.element_size() for t in stored.values()))
 
 
 def _in_subprocess(method: str, steps: int) -> dict:

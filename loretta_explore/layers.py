@@ -366,9 +366,11 @@ class LorettaRepLinear(nn.Module):
         if self.merged or self.disabled:
             return y
         h = self.dropout(x)
-        update = self.B(self.A(h))  # (..., out), fp32
-        if self.init == "compensated":
-            update = update - self.B0(self.A0(h))
+        a, b = self.A.dense_matrix(), self.B.dense_matrix()  # (in, bottleneck), (bottleneck, out), fp32
+        if self.init == "compensated":  # B A h - B0 A0 h in one pass: [B | -B0] ([A ; A0] h)
+            a = torch.cat([a, self.A0.dense_matrix()], dim=1)  # (in, 2 bottleneck)
+            b = torch.cat([b, -self.B0.dense_matrix()], dim=0)  # (2 bottleneck, out)
+        update = (h.to(a.dtype) @ a) @ b  # (..., out); A and B are small, so W's dense form is never needed
         return y + self.scale * update.to(y.dtype)
 
     def extra_repr(self) -> str:
