@@ -2,8 +2,9 @@
 
 Methods, with the options of the fine-tuning recipe (compare_methods.py): loretta_rep, loretta_adp,
 LoRA r=8 on query/value (PEFT), full fine-tuning, and the floor (backbone frozen, only norms and
-classifier trained). For each, on the CPU: median seconds per step (forward + backward + AdamW), peak
-resident memory during the steps, and the float32 bytes a checkpoint holds (the
+classifier trained). For each, on the CPU: median seconds per step (forward + backward + AdamW; all
+five models built in one process and stepped in turn), peak resident memory over ten steps (each
+method in its own process), and the float32 bytes a checkpoint holds (the
 trained tensors; for rep's compensated start also its frozen starting cores, which reloading needs).
 Aims: rep no slower than LoRA, adp at most 1.1x.
 Run: ``.venv/bin/python benchmarks/train_step.py`` (part of ``make bench``).
@@ -12,14 +13,13 @@ Run: ``.venv/bin/python benchmarks/train_step.py`` (part of ``make bench``).
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 from compare_methods import METHOD_OPTIONS
+from timing import interleaved_medians
 
 import loretta_explore as lx
 from loretta_explore.train import _PeakMemory
@@ -27,46 +27,53 @@ from loretta_explore.train import _PeakMemory
 METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
 
 
-def measure(method: str, steps: int = 20, batch: int = 16, seq: int = 64) -> dict:
+def _setup(method: str, batch: int = 16, seq: int = 64):
+    """A prepared model and a function doing one training step on a fixed random batch."""
     torch.manual_seed(0)
     model, _ = lx.load_encoder()
     model = lx.prepare(model, method, **METHOD_OPTIONS.get(method, {})).train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     g = torch.Generator().manual_seed(0)
-    batch_data = dict(input_ids=torch.randint(1000, 20000, (batch, seq), generator=g),
-                      attention_mask=torch.ones(batch, seq, dtype=torch.long),
-                      labels=torch.randint(0, 2, (batch,), generator=g))
-    times = []
-    with _PeakMemory(torch.device("cpu")) as memory:
-        for i in range(steps + 3):
-            start = time.perf_counter()
-            loss = model(**batch_data).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if i >= 3:  # warm-up steps are not timed
-                times.append(time.perf_counter() - start)
+    data = dict(input_ids=torch.randint(1000, 20000, (batch, seq), generator=g),
+                attention_mask=torch.ones(batch, seq, dtype=torch.long), labels=torch.randint(0, 2, (batch,), generator=g))
+
+    def step():
+        loss = model(**data).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return model, params, step
+
+
+def memory(method: str, steps: int = 10) -> dict:
+    """Peak resident memory over a few steps, trainable count and checkpoint bytes (own process)."""
+    model, params, step = _setup(method)
+    with _PeakMemory(torch.device("cpu")) as peak:
+        for _ in range(steps):
+            step()
     # What a checkpoint must hold: the trained tensors, plus rep's frozen starting cores (compensated).
     stored = model.trainable_state() if isinstance(model, lx.LorettaModel) else dict(enumerate(params))
-    return dict(method=method, seconds=statistics.median(times), peak_mb=memory.peak,
-                trainable=sum(p.numel() for p in params),
+    return dict(method=method, peak_mb=peak.peak, trainable=sum(p.numel() for p in params),
                 stored_bytes=sum(t.numel() * t.element_size() for t in stored.values()))
 
 
-def _in_subprocess(method: str, steps: int) -> dict:
-    """Each method in a fresh process, so one run's memory never counts in another's peak."""
+def _in_subprocess(method: str) -> dict:
+    """Each method's memory in a fresh process, so one run's memory never counts in another's peak."""
     code = (f"import json, sys, torch; torch.set_num_threads(2); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import train_step; print(json.dumps(train_step.measure({method!r}, {steps})))")
+            f"import train_step; print(json.dumps(train_step.memory({method!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(steps: int = 20) -> list[dict]:
-    rows = [_in_subprocess(m, steps) for m in METHODS]
+def run(repeats: int = 25) -> list[dict]:
+    rows = [_in_subprocess(m) for m in METHODS]
+    seconds = interleaved_medians({m: _setup(m)[2] for m in METHODS}, repeats)  # all models, steps in turn
     lora = next(r for r in rows if r["method"] == "lora")
     for r in rows:
-        r["time_vs_lora"] = r["seconds"] / lora["seconds"]
+        r["seconds"] = seconds[r["method"]]
+        r["time_vs_lora"] = r["seconds"] / seconds["lora"]
         r["memory_vs_lora"] = r["peak_mb"] / lora["peak_mb"]
         r["storage_vs_lora"] = r["stored_bytes"] / lora["stored_bytes"]
     return rows

@@ -1,17 +1,18 @@
 """TT-SVD: our torch implementation against tensorly's `tensor_train` (pytorch backend).
 
-Same tensors, same ranks, one run; prints time and relative error of both and their ratios.
+Same tensors, same ranks, one run, the two timed in turn; prints time and relative error of both
+and their ratios.
 Run: `.venv/bin/python benchmarks/tt_svd.py` (also part of `make bench`).
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 
 import tensorly as tl
 import torch
 from tensorly.decomposition import tensor_train
+from timing import interleaved_medians
 
 import loretta_explore as lx
 
@@ -24,28 +25,20 @@ CASES = [  # (what it is, tensor shape, rank)
 ]
 
 
-def _time(fn, repeats: int) -> tuple[float, object]:
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
-def run(repeats: int = 7, dtype=torch.float32) -> list[dict]:
+def run(repeats: int = 9, dtype=torch.float32) -> list[dict]:
     rows = []
     g = torch.Generator().manual_seed(0)
     with tl.backend_context("pytorch"):
         for name, shape, rank in CASES:
             x = torch.randn(*shape, generator=g, dtype=dtype)
-            t_ours, ours = _time(lambda x=x, rank=rank: lx.tt_svd(x, max_rank=rank), repeats)
-            t_tl, ref = _time(lambda x=x, ranks=ours.ranks: tensor_train(x, rank=ranks), repeats)
+            ours = lx.tt_svd(x, max_rank=rank)
+            ref = tensor_train(x, rank=ours.ranks)
+            t = interleaved_medians({"ours": lambda x=x, rank=rank: lx.tt_svd(x, max_rank=rank),
+                                     "tensorly": lambda x=x, ranks=ours.ranks: tensor_train(x, rank=ranks)}, repeats)
             err_ours = float((ours.full() - x).norm() / x.norm())
             err_tl = float((tl.tt_to_tensor(ref) - x).norm() / x.norm())
-            rows.append(dict(case=name, shape=list(shape), rank=rank, ours_ms=1e3 * t_ours,
-                             tensorly_ms=1e3 * t_tl, time_ratio=t_ours / t_tl,
+            rows.append(dict(case=name, shape=list(shape), rank=rank, ours_ms=1e3 * t["ours"],
+                             tensorly_ms=1e3 * t["tensorly"], time_ratio=t["ours"] / t["tensorly"],
                              err_ours=err_ours, err_tensorly=err_tl, err_ratio=err_ours / err_tl))
     return rows
 

@@ -2,52 +2,36 @@
 
 Aims: analytic widgets (budget explorer) under 200 ms; a TT-SVD of a 384x1536 weight (shape and
 rank explorers on the bundled encoder's FFN weight) under 1 s. Each figure is the median of a few
-updates, including drawing the figure, and is reported beside the time of one plain matplotlib
-figure drawn in the same run (the floor any widget with a plot pays).
+updates, including drawing the figure, timed in turn with one plain matplotlib figure (the floor
+any widget with a plot pays).
 Run: ``.venv/bin/python benchmarks/widget_latency.py`` (part of ``make bench``).
 """
 
 from __future__ import annotations
 
-import statistics
-import time
+import io
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
 
 import loretta_explore as lx  # noqa: E402
 from loretta_explore import widgets  # noqa: E402
 
 
-def _median_update(ui, set_heaviest, repeats: int = 3) -> float:
-    set_heaviest(ui)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        ui.update()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _plain_figure() -> float:
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        ax.plot(range(100))
-        fig.savefig(__import__("io").BytesIO(), format="png", dpi=90)
-        plt.close(fig)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _plain_figure() -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(range(100))
+    fig.savefig(io.BytesIO(), format="png", dpi=90)
+    plt.close(fig)
 
 
 def run() -> list[dict]:
     model, _ = lx.load_encoder()
     weight = model.bert.encoder.layer[0].intermediate.dense.weight.detach().T  # (384, 1536)
-    floor = _plain_figure()
 
     def max_rank(ui):
         ui.controls["rank"].value = ui.controls["rank"].max
@@ -62,11 +46,12 @@ def run() -> list[dict]:
         ("rank_explorer (384x1536 weight, max rank)",
          widgets.rank_explorer(weight, shape=lx.suggest_shape(384, 1536)), max_rank, 1.0),
     ]
-    rows = []
-    for name, ui, heaviest, aim in cases:
-        seconds = _median_update(ui, heaviest)
-        rows.append(dict(widget=name, seconds=seconds, aim=aim, vs_plain_figure=seconds / floor, met=seconds <= aim))
-    return rows
+    for _, ui, heaviest, _ in cases:
+        heaviest(ui)
+    t = interleaved_medians({"plain figure": _plain_figure, **{name: ui.update for name, ui, _, _ in cases}}, repeats=5,
+                            warmup=1)
+    return [dict(widget=name, seconds=t[name], aim=aim, vs_plain_figure=t[name] / t["plain figure"], met=t[name] <= aim)
+            for name, _, _, aim in cases]
 
 
 def markdown(rows: list[dict]) -> str:

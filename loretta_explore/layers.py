@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -22,24 +21,13 @@ from .tensorize import (
     suggest_ttm_modes,
     ttm_tensor_to_matrix,
 )
-from .tt import TensorTrain, tt_svd
+from .tt import TensorTrain, chain_cores, tt_svd
 
 __all__ = ["LorettaRepLinear", "TTAdapter", "TTLinear"]
 
 FORWARD_MODES = ("auto", "dense", "contract")
 LAYOUTS = ("flat", "ttm")
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "identity": nn.Identity}
-
-
-def _chain(cores: Sequence[torch.Tensor]) -> torch.Tensor | None:
-    """Contract cores (r, n, s) left to right into a matrix (prod n, s); None if there are none."""
-    if not cores:
-        return None
-    out = cores[0].reshape(-1, cores[0].shape[-1])  # (n_1, r_1)
-    for core in cores[1:]:
-        r, n, s = core.shape
-        out = (out @ core.reshape(r, n * s)).reshape(-1, s)
-    return out
 
 
 def _ranks(tt_rank, order: int) -> list[int]:
@@ -136,10 +124,9 @@ class TTLinear(nn.Module):
 
     def dense_matrix(self) -> torch.Tensor:
         """W (in, out), reconstructed from the cores: y = x @ W + b."""
-        full = self.tensor_train().full()
         if self.layout == "ttm":
-            return ttm_tensor_to_matrix(full, self.in_modes, self.out_modes)
-        return full.reshape(self.in_features, self.out_features)
+            return ttm_tensor_to_matrix(self.tensor_train().full(), self.in_modes, self.out_modes)
+        return chain_cores(list(self.cores)).reshape(self.in_features, self.out_features)  # no TensorTrain checks per step
 
     @property
     def weight(self) -> torch.Tensor:
@@ -193,7 +180,7 @@ class TTLinear(nn.Module):
         r_left, r_right = self.ranks[p], self.ranks[p + 1]
         cores = [self.cores[k] for k in range(len(self.cores))]  # (slicing a ParameterList escapes torch.func)
         core = cores[p].reshape(r_left, c, e, r_right)
-        left = _chain(cores[:p])  # (a, r_left) or None when p = 0
+        left = chain_cores(cores[:p])  # (a, r_left) or None when p = 0
         if left is None:
             P = core.reshape(c, e * r_right)  # (in, e * r_right)
         else:

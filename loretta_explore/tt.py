@@ -23,6 +23,22 @@ __all__ = ["TTMatrix", "TTSVDInfo", "TensorTrain", "ranks_for_budget", "tt_matri
 _EXAMPLE = "tt_svd(torch.randn(8, 12, 8), max_rank=4)"
 
 
+def chain_cores(cores: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    """Contract cores (r, n, s) left to right into a matrix (n_1 ... n_k, s); None if there are none.
+
+    The one contraction behind :meth:`TensorTrain.full` and the TT layers' forward: each step is
+    a single matrix product (n_1..n_{k-1}, r) @ (r, n_k s), so no dense tensor of higher order is
+    ever formed.
+    """
+    if not cores:
+        return None
+    out = cores[0].reshape(-1, cores[0].shape[-1])  # (n_1, r_1)
+    for core in cores[1:]:
+        r, n, s = core.shape
+        out = (out @ core.reshape(r, n * s)).reshape(-1, s)  # (n_1..n_k, r_k)
+    return out
+
+
 @dataclass
 class TTSVDInfo:
     """What a truncation threw away, for error bars and spectrum plots.
@@ -123,11 +139,7 @@ class TensorTrain:
 
     def full(self) -> torch.Tensor:
         """Contract the train left to right into the dense tensor (k_1, ..., k_d)."""
-        out = self.cores[0].reshape(self.shape[0], -1)  # (n_1, r_1)
-        for core in self.cores[1:]:
-            r, n, r_next = core.shape
-            out = (out @ core.reshape(r, n * r_next)).reshape(-1, r_next)  # (n_1..n_k, r_k)
-        return out.reshape(self.shape)
+        return chain_cores(self.cores).reshape(self.shape)
 
     def round(self, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         """TT rounding: lower the ranks without forming the dense tensor. See :func:`tt_round`."""
