@@ -21,7 +21,7 @@ HERE = Path(__file__).parent
 def machine() -> str:
     import psutil
 
-    return (f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
+    return (f"{' '.join(filter(None, (platform.machine(), platform.processor())))}, {os.cpu_count()} cores, "
             f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {torch.get_num_threads()} torch threads; "
             f"Python {platform.python_version()}, torch {torch.__version__}; "
             f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU only'}")
