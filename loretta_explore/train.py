@@ -307,7 +307,8 @@ def sequential_tasks(method: str, tasks: Sequence[str], *, model_factory: Callab
     """The paper's sequential multi-task test: train on A, then B, ... then evaluate on all.
 
     One model (one classifier) learns the tasks in order; forgetting shows as a drop on the
-    early tasks. Returns {"after": {task: test metric after the whole sequence}, "history": ...}.
+    early tasks. Returns {"after": {task: test metric after the whole sequence}, "test_examples":
+    {task: how many test rows that used}, "history": ...}.
     """
     if model_factory is None:
         from .models import load_encoder
@@ -318,12 +319,14 @@ def sequential_tasks(method: str, tasks: Sequence[str], *, model_factory: Callab
     histories = {}
     for name in tasks:
         histories[name] = train(model, name, tokenizer=tokenizer, evaluate_test=False, **train_kwargs)
-    after = {}
-    for name in tasks:
-        test = load_task(name, "test")
-        scores = evaluate(model, make_loader(test, tokenizer, 64), test.metric, pick_device(train_kwargs.get("device", "auto")))
-        after[name] = scores[test.metric]
-    return {"method": method, "after": after, "history": histories}
+    after, sizes = {}, {}
+    device = pick_device(train_kwargs.get("device", "auto"))
+    for name in tasks:  # on the first max_eval_examples test rows, as train evaluates, when given
+        test = _split(name, "test", train_kwargs.get("max_eval_examples"))
+        scores = evaluate(model, make_loader(test, tokenizer, 64, max_length=train_kwargs.get("max_length", 128)),
+                          test.metric, device)
+        after[name], sizes[name] = scores[test.metric], len(test)
+    return {"method": method, "after": after, "test_examples": sizes, "history": histories}
 
 
 def overfitting_curve(model: nn.Module, task: Task | str, *, epochs: float = 10, eval_every: int = 20,

@@ -98,6 +98,7 @@ def test_sequential_and_overfitting_helpers(encoder):
                               progress=False, device="cpu", max_eval_examples=8,
                               model_factory=lambda: lx.load_encoder())
     assert set(out["after"]) == {"sentiment", "paraphrase"}
+    assert out["test_examples"] == {"sentiment": 8, "paraphrase": 8}  # max_eval_examples reaches the final test
     model, tok = fresh(encoder, "bitfit")
     curve = lx.overfitting_curve(model, lx.load_task("sentiment").head(8), tokenizer=tok, epochs=2, eval_every=1,
                                  evaluate_test=False, **QUICK)
