@@ -9,6 +9,9 @@ come from PEFT (the reference implementation); adapters and BitFit are a few lin
 
 from __future__ import annotations
 
+import inspect
+import warnings
+
 from torch import nn
 
 from .adapt import (
@@ -63,8 +66,30 @@ def _peft(model: nn.Module, method: str, **hp) -> nn.Module:
         ffn = [n for n, _ in model.named_modules() for p, side in sides.items() if side == "in" and matches_name(n, p)]
         config = peft.IA3Config(target_modules=names, feedforward_modules=ffn, task_type=task_type, **hp)
     else:  # prefix
+        _check_prefix_supported(model, task_type)
         config = peft.PrefixTuningConfig(num_virtual_tokens=hp.pop("num_virtual_tokens", 5), task_type=task_type, **hp)
-    return peft.get_peft_model(model, config)
+    with warnings.catch_warnings():  # PEFT asks transformers 5 a deprecated question; the user can do nothing
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return peft.get_peft_model(model, config)
+
+
+def _check_prefix_supported(model: nn.Module, task_type: str) -> None:
+    """PEFT's prefix tuning of a classifier feeds the prefix to the backbone as ``past_key_values``.
+
+    Encoders of transformers 5 (BERT, RoBERTa, DeBERTa) no longer take that argument, and PEFT
+    then fails only at the first forward; say so at set-up, with what does work.
+    """
+    backbone = getattr(model, "base_model", model)
+    if task_type != "SEQ_CLS" or any("past_key_values" in inspect.signature(m.forward).parameters
+                                     for m in (model, backbone)):
+        return
+    import transformers
+
+    raise NotImplementedError(
+        f"prefix tuning needs a backbone that takes past_key_values, and {type(backbone).__name__}.forward in "
+        f"transformers {transformers.__version__} does not (PEFT would fail at the first forward). Its budget is "
+        f"still counted: lx.count_trainable(model.config, 'prefix'). To train prefix tuning use a decoder, e.g. "
+        f"lx.prepare(lx.tiny_decoder()[0], 'prefix'); for another small baseline here, try 'ia3' or 'bitfit'.")
 
 
 def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:

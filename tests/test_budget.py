@@ -472,3 +472,13 @@ def test_prepare_trains_what_count_trainable_counts(arch, method):
     model = tiny_model(arch)
     expected = B.count_trainable(model.config, method, **small)
     assert trainable_parameters(prepare(model, method, **small)) == expected
+
+
+def test_prefix_tuning_of_an_encoder_classifier_says_why_it_cannot_train():
+    from loretta_explore.baselines import prepare, trainable_parameters
+
+    with pytest.raises(NotImplementedError, match="past_key_values.*count_trainable"):
+        prepare(tiny_model("bert"), "prefix")
+    decoder = tiny_model("llama")
+    expected = B.count_trainable(decoder.config, "prefix")
+    assert trainable_parameters(prepare(decoder, "prefix")) == expected
