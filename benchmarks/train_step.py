@@ -2,10 +2,11 @@
 
 Methods, with the options of the fine-tuning recipe (compare_methods.py): loretta_rep, loretta_adp,
 LoRA r=8 on query/value (PEFT), full fine-tuning, and the floor (backbone frozen, only norms and
-classifier trained). For each, on the CPU: median seconds per step (forward + backward + AdamW; all
-five models built in one process and stepped in turn), peak resident memory over ten steps (each
-method in its own process), and the float32 bytes a checkpoint holds (the
-trained tensors; for rep's compensated start also its frozen starting cores, which reloading needs).
+classifier trained). For each, on the CPU (``--device cuda`` for a GPU): median seconds per step
+(forward + backward + AdamW; all five models built in one process and stepped in turn), peak memory
+over ten steps (resident set; max allocated on CUDA; each method in its own process), and the
+float32 bytes a checkpoint holds (the trained tensors; for rep's compensated start also its frozen
+starting cores, which reloading needs).
 Aims: rep no slower than LoRA, adp at most 1.1x.
 Run: ``.venv/bin/python benchmarks/train_step.py`` (part of ``make bench``).
 """
@@ -27,30 +28,34 @@ from loretta_explore.train import _PeakMemory
 METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
 
 
-def _setup(method: str, batch: int = 16, seq: int = 64):
+def _setup(method: str, device: str = "cpu", batch: int = 16, seq: int = 64):
     """A prepared model and a function doing one training step on a fixed random batch."""
     torch.manual_seed(0)
     model, _ = lx.load_encoder()
-    model = lx.prepare(model, method, **METHOD_OPTIONS.get(method, {})).train()
+    model = lx.prepare(model, method, **METHOD_OPTIONS.get(method, {})).to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     g = torch.Generator().manual_seed(0)
     data = dict(input_ids=torch.randint(1000, 20000, (batch, seq), generator=g),
                 attention_mask=torch.ones(batch, seq, dtype=torch.long), labels=torch.randint(0, 2, (batch,), generator=g))
+    data = {k: v.to(device) for k, v in data.items()}
 
     def step():
         loss = model(**data).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()  # time the work, not its queueing
 
     return model, params, step
 
 
-def memory(method: str, steps: int = 10) -> dict:
-    """Peak resident memory over a few steps, trainable count and checkpoint bytes (own process)."""
-    model, params, step = _setup(method)
-    with _PeakMemory(torch.device("cpu")) as peak:
+def memory(method: str, device: str = "cpu", steps: int = 10) -> dict:
+    """Peak memory over a few steps (resident set on the CPU, max allocated on CUDA), trainable
+    count and checkpoint bytes; run in its own process."""
+    model, params, step = _setup(method, device)
+    with _PeakMemory(torch.device(device)) as peak:
         for _ in range(steps):
             step()
     # What a checkpoint must hold: the trained tensors, plus rep's frozen starting cores (compensated).
@@ -59,17 +64,17 @@ def memory(method: str, steps: int = 10) -> dict:
                 stored_bytes=sum(t.numel() * t.element_size() for t in stored.values()))
 
 
-def _in_subprocess(method: str) -> dict:
+def _in_subprocess(method: str, device: str) -> dict:
     """Each method's memory in a fresh process, so one run's memory never counts in another's peak."""
     code = (f"import json, sys, torch; torch.set_num_threads(2); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import train_step; print(json.dumps(train_step.memory({method!r})))")
+            f"import train_step; print(json.dumps(train_step.memory({method!r}, {device!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(repeats: int = 25) -> list[dict]:
-    rows = [_in_subprocess(m) for m in METHODS]
-    seconds = interleaved_medians({m: _setup(m)[2] for m in METHODS}, repeats)  # all models, steps in turn
+def run(repeats: int = 25, device: str = "cpu") -> list[dict]:
+    rows = [_in_subprocess(m, device) for m in METHODS]
+    seconds = interleaved_medians({m: _setup(m, device)[2] for m in METHODS}, repeats)  # all models, in turn
     lora = next(r for r in rows if r["method"] == "lora")
     for r in rows:
         r["seconds"] = seconds[r["method"]]
@@ -89,5 +94,10 @@ def markdown(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--device", default="cpu", help="cpu (make bench) or cuda")
+    args = parser.parse_args()
     torch.set_num_threads(2)
-    print(markdown(run()))
+    print(markdown(run(device=args.device)))
