@@ -63,11 +63,13 @@ def _fmt_options(options: dict) -> str:
 
 
 def markdown(rows: list[dict], recipe: dict, measured: str) -> str:
-    """The whole compare_methods.md: setup, the measured table, the aim, how the recipe was chosen."""
+    """The whole compare_methods.md: setup, the measured table, the aim, how the recipe was chosen.
+
+    `measured` says when and where (date, machine, threads, torch), saved with the rows so that
+    ``--rewrite`` renders the same text on any machine."""
     lora = next((r for r in rows if r["method"] == "lora"), None)
     lines = ["# Fine-tuning the bundled encoder on the bundled sentiment task", "",
-             f"Measured {measured} with `benchmarks/compare_methods.py` on "
-             f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}: all-MiniLM-L6-v2 "
+             f"Measured {measured} with `benchmarks/compare_methods.py`: all-MiniLM-L6-v2 "
              f"(bundled), `{recipe['task']}` (3,200 train / 400 validation / 800 test, 3% label noise), "
              f"{recipe['steps']} steps, batch {recipe['batch_size']}, max {recipe['max_length']} tokens, seed {recipe['seed']}, "
              f"linear schedule with 6% warm-up, gradient clipping at 1.0, best checkpoint by validation accuracy "
@@ -143,7 +145,9 @@ if __name__ == "__main__":
         rows, recipe, measured = saved["rows"], saved["recipe"], saved["measured"]
     else:
         rows = run(args.methods, args.steps, args.lr_scale)
-        recipe, measured = {**RECIPE, "steps": args.steps}, time.strftime("%Y-%m-%d")
+        recipe = {**RECIPE, "steps": args.steps}
+        measured = (f"{time.strftime('%Y-%m-%d')} on {platform.machine()} CPU, {torch.get_num_threads()} threads, "
+                    f"torch {torch.__version__}")
         if args.merge:
             saved = json.loads(Path(args.out + ".json").read_text())
             if saved["recipe"] != recipe:

@@ -66,9 +66,9 @@ def _why_missed(steps: dict, raw: dict) -> list[str]:
                 "adapted layer's small dense factors from their TT cores and backpropagates through that chain, about "
                 "ten small matrix products per layer that LoRA does not have; on 2 CPU cores each costs its call "
                 "overhead more than its arithmetic. Repeated runs on this machine moved this ratio by about "
-                "+-5%, so part of the gap is noise. What would fix it: one fused contraction per layer "
-                "(torch.compile, or a hand-written kernel), or fewer, larger cores; for inference `merge_and_unload` "
-                "(rep) removes the cost entirely.")
+                "+-5%, so part of the gap is noise. What would fix it: fewer products per layer (fewer, larger "
+                "cores) or one hand-written kernel for the chain; `torch.compile` did not make steps faster on this "
+                "CPU (compile_cpu.md); for inference, `merge_and_unload` (rep) removes the cost entirely.")
     missed = [r for r in raw["widget_latency"] if not r["met"]]
     if missed:
         notes.append("- **Widgets missed their aim**: " + "; ".join(
@@ -77,23 +77,19 @@ def _why_missed(steps: dict, raw: dict) -> list[str]:
     return notes
 
 
-def main() -> None:
-    torch.set_num_threads(2)
-    import train_step
-    import tt_layer
-    import tt_svd
-    import widget_latency
+SECTIONS = (("TT-SVD against tensorly", "tt_svd"), ("TT layer against nn.Linear", "tt_layer"),
+            ("One training step of the bundled encoder", "train_step"), ("Widget update latency", "widget_latency"))
 
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    sections, raw = [], {}
-    for name, module in (("TT-SVD against tensorly", tt_svd), ("TT layer against nn.Linear", tt_layer),
-                         ("One training step of the bundled encoder", train_step),
-                         ("Widget update latency", widget_latency)):
-        print(f"running {name} ...", flush=True)
-        rows = module.run()
-        raw[module.__name__] = rows
-        sections.append(f"## {name}\n\n{(module.__doc__ or '').strip().splitlines()[0]}\n\n{module.markdown(rows)}\n")
-    plot(raw["tt_svd"], raw["tt_layer"], raw["train_step"], HERE / "results.png")
+
+def render(raw: dict, measured: str, machine_text: str) -> str:
+    """RESULTS.md from the raw rows of every benchmark (also used by --rewrite, without re-measuring)."""
+    import importlib
+
+    sections = []
+    for name, module_name in SECTIONS:
+        module = importlib.import_module(module_name)
+        sections.append(f"## {name}\n\n{(module.__doc__ or '').strip().splitlines()[0]}\n\n"
+                        f"{module.markdown(raw[module_name])}\n")
     steps = {r["method"]: r for r in raw["train_step"]}
     aims = [f"- TT-SVD: median time ratio ours/tensorly {statistics.median(r['time_ratio'] for r in raw['tt_svd']):.2f} "
             f"(aim: no slower, i.e. <= 1); error ratio {max(r['err_ratio'] for r in raw['tt_svd']):.4f} (aim: 1).",
@@ -104,14 +100,31 @@ def main() -> None:
             "- Widgets: " + "; ".join(f"{r['widget']} {r['seconds']:.3f} s ({'met' if r['met'] else 'MISSED'})"
                                       for r in raw["widget_latency"])]
     aims += _why_missed(steps, raw)
-    text = (f"# Benchmark results\n\nMeasured {started} on {machine()}.\n"
+    return (f"# Benchmark results\n\nMeasured {measured} on {machine_text}.\n"
             "Medians of repeats; every figure is a ratio to a baseline measured in the same run. "
             "Regenerate with `make bench`.\n\n## Aims\n\n" + "\n".join(aims) +
             "\n\n![ratios](results.png)\n\n" + "\n".join(sections))
+
+
+def main(rewrite: bool = False) -> None:
+    torch.set_num_threads(2)
+    if rewrite:  # re-render the committed measurements, e.g. after the report's wording changed
+        saved = json.loads((HERE / "results.json").read_text())
+        raw, measured, machine_text = saved["raw"], saved["measured"], saved["machine"]
+    else:
+        measured, machine_text, raw = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine(), {}
+        for name, module_name in SECTIONS:
+            print(f"running {name} ...", flush=True)
+            raw[module_name] = __import__(module_name).run()
+        (HERE / "results.json").write_text(json.dumps({"measured": measured, "machine": machine_text, "raw": raw},
+                                                      indent=2, default=str))
+    plot(raw["tt_svd"], raw["tt_layer"], raw["train_step"], HERE / "results.png")
+    text = render(raw, measured, machine_text)
     (HERE / "RESULTS.md").write_text(text)
-    (HERE / "results.json").write_text(json.dumps(raw, indent=2, default=str))
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(rewrite="--rewrite" in sys.argv[1:])

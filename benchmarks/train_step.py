@@ -28,8 +28,12 @@ from loretta_explore.train import _PeakMemory
 METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
 
 
-def _setup(method: str, device: str = "cpu", batch: int = 16, seq: int = 64):
-    """A prepared model and a function doing one training step on a fixed random batch."""
+def _setup(method: str, device: str = "cpu", batch: int = 16, seq: int = 64, compile: bool = False):
+    """A prepared model and a function doing one training step on a fixed random batch.
+
+    ``compile``: the forward (and so its backward) goes through ``torch.compile``, which fuses the
+    many small TT products into fewer kernels.
+    """
     torch.manual_seed(0)
     model, _ = lx.load_encoder()
     model = lx.prepare(model, method, **METHOD_OPTIONS.get(method, {})).to(device).train()
@@ -40,8 +44,10 @@ def _setup(method: str, device: str = "cpu", batch: int = 16, seq: int = 64):
                 attention_mask=torch.ones(batch, seq, dtype=torch.long), labels=torch.randint(0, 2, (batch,), generator=g))
     data = {k: v.to(device) for k, v in data.items()}
 
+    forward = torch.compile(model) if compile else model
+
     def step():
-        loss = model(**data).loss
+        loss = forward(**data).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -84,6 +90,17 @@ def run(repeats: int = 25, device: str = "cpu") -> list[dict]:
     return rows
 
 
+def compiled(repeats: int = 25, device: str = "cpu", methods=("lora", "loretta_rep", "loretta_adp")) -> list[dict]:
+    """Eager and compiled steps of `methods`, all timed in turn: does compiling close the gap to LoRA?"""
+    steps = {}
+    for m in methods:
+        steps[m] = _setup(m, device)[2]
+        steps[m + " (compiled)"] = _setup(m, device, compile=True)[2]
+    seconds = interleaved_medians(steps, repeats, warmup=3)  # the warm-up steps compile
+    return [dict(method=name, seconds=t, time_vs_lora=t / seconds["lora"],
+                 time_vs_compiled_lora=t / seconds["lora (compiled)"]) for name, t in seconds.items()]
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| method | s / step | time / LoRA | peak MB | memory / LoRA | trainable | stored bytes | storage / LoRA |",
              "|---|---|---|---|---|---|---|---|"]
@@ -98,6 +115,12 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu", help="cpu (make bench) or cuda")
+    parser.add_argument("--compile", action="store_true", help="time eager against torch.compile instead")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    print(markdown(run(device=args.device)))
+    if args.compile:
+        print("| method | s / step | time / eager LoRA | time / compiled LoRA |\n|---|---|---|---|")
+        for r in compiled(device=args.device):
+            print(f"| {r['method']} | {r['seconds']:.4f} | {r['time_vs_lora']:.2f} | {r['time_vs_compiled_lora']:.2f} |")
+    else:
+        print(markdown(run(device=args.device)))

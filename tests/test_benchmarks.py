@@ -6,12 +6,14 @@ what is checked here is that the scripts judge and report what they measured cor
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
 
 import compare_methods  # noqa: E402
 import run_all  # noqa: E402
@@ -67,3 +69,13 @@ def test_results_say_by_how_much_an_aim_is_missed():
     assert "loretta_adp missed its step-time aim by 5%" in notes[1]
     assert "budget 0.25 s vs 0.2 s" in notes[2] and "rank" not in notes[2]
     assert run_all._why_missed(_steps(0.99, 1.1), {"widget_latency": widgets[1:]}) == []
+
+
+def test_committed_reports_are_what_the_scripts_make_of_their_committed_numbers():
+    """RESULTS.md and compare_methods.md are generated, never edited by hand: re-rendering the saved
+    measurements (what `run_all.py --rewrite` and `compare_methods.py --rewrite` do) gives them back."""
+    saved = json.loads((BENCHMARKS / "results.json").read_text())
+    assert run_all.render(saved["raw"], saved["measured"], saved["machine"]) == (BENCHMARKS / "RESULTS.md").read_text()
+    saved = json.loads((BENCHMARKS / "compare_methods.json").read_text())
+    text = compare_methods.markdown(saved["rows"], saved["recipe"], saved["measured"]) + "\n"
+    assert text == (BENCHMARKS / "compare_methods.md").read_text()
