@@ -76,8 +76,9 @@ def _peft(model: nn.Module, method: str, **hp) -> nn.Module:
 def _check_prefix_supported(model: nn.Module, task_type: str) -> None:
     """PEFT's prefix tuning of a classifier feeds the prefix to the backbone as ``past_key_values``.
 
-    Encoders of transformers 5 (BERT, RoBERTa, DeBERTa) no longer take that argument, and PEFT
-    then fails only at the first forward; say so at set-up, with what does work.
+    BERT's encoder in transformers 5 (the bundled MiniLM; we checked no other) no longer takes that
+    argument, and PEFT then fails only at the first forward; say so at set-up, with what does work.
+    The check reads the signatures, so any other backbone without the argument is caught as well.
     """
     backbone = getattr(model, "base_model", model)
     if task_type != "SEQ_CLS" or any("past_key_values" in inspect.signature(m.forward).parameters
