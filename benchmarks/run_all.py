@@ -6,6 +6,7 @@ as ratios, never asserted in tests). Run on a quiet machine: other processes dis
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -83,8 +84,6 @@ SECTIONS = (("TT-SVD against tensorly", "tt_svd"), ("TT layer against nn.Linear"
 
 def render(raw: dict, measured: str, machine_text: str) -> str:
     """RESULTS.md from the raw rows of every benchmark (also used by --rewrite, without re-measuring)."""
-    import importlib
-
     sections = []
     for name, module_name in SECTIONS:
         module = importlib.import_module(module_name)
@@ -115,7 +114,7 @@ def main(rewrite: bool = False) -> None:
         measured, machine_text, raw = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine(), {}
         for name, module_name in SECTIONS:
             print(f"running {name} ...", flush=True)
-            raw[module_name] = __import__(module_name).run()
+            raw[module_name] = importlib.import_module(module_name).run()
         (HERE / "results.json").write_text(json.dumps({"measured": measured, "machine": machine_text, "raw": raw},
                                                       indent=2, default=str))
     plot(raw["tt_svd"], raw["tt_layer"], raw["train_step"], HERE / "results.png")
