@@ -23,7 +23,7 @@ from compare_methods import METHOD_OPTIONS
 from timing import interleaved_medians
 
 import loretta_explore as lx
-from loretta_explore.train import _PeakMemory
+from loretta_explore.training import _PeakMemory
 
 METHODS = ["lora", "loretta_rep", "loretta_adp", "full", "norms"]
 

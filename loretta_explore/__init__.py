@@ -19,7 +19,7 @@ from .models import (
     tiny_decoder,
 )
 from .tensorize import factorize, suggest_shape
-from .train import TrainResult, compare, evaluate, overfitting_curve, sequential_tasks, train
+from .training import TrainResult, compare, evaluate, overfitting_curve, sequential_tasks, train
 from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
 
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ from matplotlib.patches import Circle
 
 from .budget import budget_table
 from .tensorize import suggest_shape
-from .train import TrainResult
+from .training import TrainResult
 from .tt import TensorTrain, TTMatrix, TTSVDInfo, tt_svd
 
 __all__ = ["PAPER_GLUE_DEBERTA", "accuracy_vs_params", "budget_bars", "error_vs_rank", "init_comparison_plot",
@@ -291,7 +291,7 @@ def training_curves(history, metric: str = "accuracy") -> Figure:
     Parameters
     ----------
     history : TrainResult, its ``history`` list, or ``{name: TrainResult or history}``
-        (the second value :func:`~loretta_explore.train.compare` returns).
+        (the second value :func:`~loretta_explore.training.compare` returns).
     metric : str
         Plots ``eval_<metric>`` records ("accuracy", "f1", "matthews", "loss", "perplexity").
     """
@@ -330,7 +330,7 @@ def accuracy_vs_params(rows=(), paper: bool = True, metric: str = "test_accuracy
     Parameters
     ----------
     rows : list of dicts with "method", "trainable_params" and `metric` (0-1 or percent);
-        the rows :func:`~loretta_explore.train.compare` returns.
+        the rows :func:`~loretta_explore.training.compare` returns.
     paper : bool
         Add the paper's points.
     """

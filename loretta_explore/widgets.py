@@ -38,7 +38,7 @@ from .tensorize import (
     suggest_shape,
     suggest_ttm_modes,
 )
-from .train import TrainResult, train
+from .training import TrainResult, train
 from .tt import tt_matrix, tt_svd
 
 __all__ = ["Explorer", "budget_explorer", "init_comparison", "rank_explorer", "shape_explorer", "shape_candidates",
@@ -386,10 +386,10 @@ def training_dashboard(model, task, tokenizer=None, redraw_every: float = 1.0, *
     """Fine-tune `model` on `task` with a live loss / accuracy figure, a Start and a Stop button.
 
     Start trains in a background thread (so Stop can be clicked); Stop makes the next training
-    callback raise KeyboardInterrupt, which :func:`~loretta_explore.train.train` turns into a
+    callback raise KeyboardInterrupt, which :func:`~loretta_explore.training.train` turns into a
     clean early return with what was done. ``ui.run(**overrides)`` trains synchronously (tests,
     quick notebooks) and returns the TrainResult, also kept in ``ui.result``. `train_kwargs` go to
-    :func:`~loretta_explore.train.train` (e.g. max_steps, batch_size, eval_every, max_eval_examples).
+    :func:`~loretta_explore.training.train` (e.g. max_steps, batch_size, eval_every, max_eval_examples).
     The figure is redrawn at most every `redraw_every` seconds, and once at the end.
     """
     metric = _metric_of(task)

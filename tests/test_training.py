@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import loretta_explore as lx
-from loretta_explore.train import _metric, pick_device
+from loretta_explore.training import _metric, pick_device
 
 
 @pytest.fixture(scope="module")
