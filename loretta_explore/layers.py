@@ -300,8 +300,11 @@ class LorettaRepLinear(nn.Module):
     """
 
     def __init__(self, base_linear: nn.Module, bottleneck: int = 8, tt_rank=5, alpha: float = 16.0,
-                 dropout: float = 0.0, init: str = "paper", tt_shapes="paper"):
+                 dropout: float = 0.0, init: str = "paper", tt_shapes="paper",
+                 scale_by: str = "bottleneck"):
         super().__init__()
+        if scale_by not in ("bottleneck", "tt_rank"):
+            raise ValueError(f'scale_by must be "bottleneck" or "tt_rank", got {scale_by!r}')
         if init not in REP_INITS:
             raise ValueError(f"init must be one of {REP_INITS}, got {init!r}. Example: init='compensated'")
         w, in_f, out_f = _linear_matrix(base_linear)
@@ -309,7 +312,8 @@ class LorettaRepLinear(nn.Module):
         self.base = base_linear
         self.base.requires_grad_(False)
         self.in_features, self.out_features, self.bottleneck = in_f, out_f, bottleneck
-        self.init, self.alpha, self.scale = init, alpha, alpha / rank_for_scale
+        self.init, self.alpha, self.scale_by = init, alpha, scale_by
+        self.scale = alpha / (bottleneck if scale_by == "bottleneck" else rank_for_scale)
         a_shape, b_shape = _pair(tt_shapes)
         self.A = TTLinear(in_f, bottleneck, a_shape, tt_rank, bias=False, device=w.device)
         self.B = TTLinear(bottleneck, out_f, b_shape, tt_rank, bias=False, device=w.device,

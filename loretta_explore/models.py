@@ -13,30 +13,25 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    LlamaConfig,
-    LlamaForCausalLM,
-    PretrainedConfig,
-    PreTrainedModel,
-    PreTrainedTokenizerFast,
-)
-from transformers.utils import logging as hf_logging
+
+from .architectures import CAUSAL_LM, SEQUENCE_CLASSIFICATION, TASKS, find_architecture
+
+if TYPE_CHECKING:  # transformers' model classes take seconds to import: only when used
+    from transformers import (
+        LlamaForCausalLM,
+        PretrainedConfig,
+        PreTrainedModel,
+        PreTrainedTokenizerFast,
+    )
 
 REFERENCE_MODELS: tuple[str, ...] = (
     "llama-2-7b", "llama-2-13b", "llama-2-70b", "deberta-base",
     "roberta-base", "roberta-large", "bert-base-uncased", "all-minilm-l6-v2",
 )
-TASKS = ("sequence-classification", "causal-lm")
-_FAMILY = {"bert": "bert", "roberta": "bert", "deberta": "bert", "deberta-v2": "bert",
-           "distilbert": "bert", "xlm-roberta": "bert", "electra": "bert",
-           "llama": "llama", "mistral": "llama", "qwen2": "llama", "gpt2": "gpt2"}
-_DECODERS = ("llama", "gpt2")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                     "tokenizer.model", "spm.model")
 # data/configs: inside an installed wheel (loretta_explore/_data) or in a clone's data/.
@@ -52,6 +47,8 @@ def _quiet_and_seeded(seed: int | None) -> Iterator[None]:
     the RNG makes the draw reproducible without changing the caller's random state, and the
     logging verbosity is restored afterwards, so nothing leaks out of the call.
     """
+    from transformers.utils import logging as hf_logging
+
     previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -77,17 +74,24 @@ def _config_dict(name: str) -> dict:
 
 
 def model_family(config_or_model: PretrainedConfig | PreTrainedModel | str) -> str:
-    """Map a model (or config, model_type, reference name) to the family that sets defaults.
-
-    BERT, RoBERTa and DeBERTa share the encoder recipe ("bert"); LLaMA-like decoders ("llama",
-    also Mistral, Qwen2) share theirs. Unknown types return their own ``model_type``.
+    """The recipe a model follows: "bert" for every encoder (the paper's BERT family), else its
+    decoder family ("llama" also for Mistral and Qwen2, "gpt2", "opt"). Unknown types return their
+    own ``model_type``; the records themselves are in :mod:`loretta_explore.architectures`.
     """
     if isinstance(config_or_model, str):
         mt = _config_dict(config_or_model)["model_type"] if config_or_model in REFERENCE_MODELS \
             else config_or_model
     else:
         mt = getattr(config_or_model, "config", config_or_model).model_type
-    return _FAMILY.get(mt, mt)
+    arch = find_architecture(mt)
+    if arch is None:
+        return mt
+    return arch.family if arch.decoder else "bert"
+
+
+def _is_decoder(model_type: str) -> bool:
+    arch = find_architecture(model_type)
+    return bool(arch and arch.decoder)
 
 
 def reference_config(name: str, num_labels: int = 2) -> PretrainedConfig:
@@ -96,15 +100,43 @@ def reference_config(name: str, num_labels: int = 2) -> PretrainedConfig:
     Encoders get ``num_labels`` (default 2) because the paper counts them with a two-label
     sequence-classification head (DESIGN.md, "Reference model names").
     """
+    from transformers import AutoConfig
+
     d = _config_dict(name)
     model_type = d.pop("model_type")
-    if model_family(model_type) not in _DECODERS:
+    if not _is_decoder(model_type):
         d["num_labels"] = num_labels
     return AutoConfig.for_model(model_type, **d)
 
 
+class LightConfig(SimpleNamespace):
+    """A reference model's ``config.json`` as plain attributes, without transformers.
+
+    Why: counting parameters needs only a config's sizes, and importing transformers' config
+    classes costs seconds, so the command line's budget reads the JSON directly. A missing key
+    says which model and key. The tests check that every count equals the one from
+    :func:`reference_config`'s real config.
+    """
+
+    def __getattr__(self, key: str):
+        if key.startswith("__"):
+            raise AttributeError(key)
+        raise AttributeError(f"the reference config {self.__dict__.get('_name', '?')!r} has no "
+                             f"{key!r}; use reference_config(name) for transformers' full config")
+
+
+def light_reference_config(name: str, num_labels: int = 2) -> LightConfig:
+    """The sizes of a reference model from its bundled ``config.json`` (no transformers import)."""
+    d = _config_dict(name)
+    if not _is_decoder(d["model_type"]):
+        d["num_labels"] = num_labels
+    if isinstance(d.get("pos_att_type"), str):  # DeBERTa writes "p2c|c2p" or a list
+        d["pos_att_type"] = [x.strip() for x in d["pos_att_type"].lower().split("|")]
+    return LightConfig(_name=name, **d)
+
+
 def _default_task(config: PretrainedConfig, task: str | None) -> str:
-    task = task or ("causal-lm" if model_family(config) in _DECODERS else "sequence-classification")
+    task = task or (CAUSAL_LM if _is_decoder(config.model_type) else SEQUENCE_CLASSIFICATION)
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r} (e.g. task='causal-lm')")
     return task
@@ -120,6 +152,8 @@ def build_reference_model(name: str, task: str | None = None, device: str | torc
     Encoders default to sequence classification, decoders to causal LM. ``dtype`` defaults to
     the config's (float16 for LLaMA-2, as released; float32 for the encoders).
     """
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
     config = reference_config(name, num_labels=num_labels)
     auto = AutoModelForCausalLM if _default_task(config, task) == "causal-lm" \
         else AutoModelForSequenceClassification
@@ -152,6 +186,8 @@ def load_encoder(num_labels: int = 2, device: str | torch.device = "cpu", seed: 
     The checkpoint holds the encoder and its pooler; only ``classifier`` (384 -> num_labels) is
     newly initialised, from ``seed``, so two calls give identical models. Works fully offline.
     """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     path = encoder_path()
     with _quiet_and_seeded(seed):
         model = AutoModelForSequenceClassification.from_pretrained(  # float32 even from a half copy
@@ -168,6 +204,7 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     batched ``generate`` is correct). Decode with ``skip_special_tokens=True``.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<s>", "</s>"]
     vocab = {t: i for i, t in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}
@@ -191,6 +228,8 @@ def tiny_decoder(seed: int = 0, vocab_size: int | None = None, hidden_size: int 
     same module names, trains in seconds on CPU and needs no download. Sizes default to powers
     of two so TT shapes factor nicely. Deterministic in ``seed``.
     """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     tokenizer = byte_tokenizer()
     vocab_size = vocab_size or len(tokenizer)
     if vocab_size < len(tokenizer):
@@ -217,6 +256,8 @@ def load_model(name_or_path: str | os.PathLike, task: str = "sequence-classifica
     Returns ``(model, tokenizer)``; the tokenizer is ``None`` when the folder has none. Extra
     ``kwargs`` (``dtype``, ``device_map``, ...) go to ``from_pretrained``.
     """
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r} (e.g. task='causal-lm')")
     source = str(name_or_path)

@@ -19,21 +19,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from .budget import budget_table
+from .paper import PAPER_GLUE_DEBERTA
 from .tensorize import suggest_shape
 from .training import TrainResult
 from .tt import TensorTrain, TTMatrix, TTSVDInfo, tt_svd
+from .units import human_count, parse_figure
 
 __all__ = ["PAPER_GLUE_DEBERTA", "accuracy_vs_params", "budget_bars", "error_vs_rank", "init_comparison_plot",
            "rank_sweep", "spectra", "training_curves", "tt_diagram"]
 
-#: The paper's DeBERTa-base GLUE dev averages: (method, trainable parameters, average score),
-#: METHOD.md section 6. A different model and benchmark from anything the kit trains on a laptop.
-PAPER_GLUE_DEBERTA: tuple[tuple[str, float, float], ...] = (
-    ("FT", 139.19e6, 84.79), ("Adapters", 0.94e6, 81.60), ("LoRA r=8", 0.30e6, 85.56),
-    ("LoRA r=4", 0.15e6, 84.54), ("BitFit", 0.10e6, 83.75), ("Prefix", 0.15e6, 73.28),
-    ("Prompt", 0.01e6, 70.36), ("P-Tuning", 0.23e6, 71.24), ("LoRETTA_adp", 0.10e6, 84.96),
-    ("LoRETTA_rep", 0.05e6, 84.95),
-)
 _PAPER_LABELS = {"LoRA r=4": (5, -10, "left"), "BitFit": (5, -10, "left"), "LoRETTA_rep": (-6, -3, "right"),
                  "LoRETTA_adp": (0, 7, "center"), "Prompt": (5, -3, "left"), "FT": (-6, 4, "right")}
 _LORETTA = "C3"  # LoRETTA in red, every baseline in one calm colour
@@ -47,14 +41,6 @@ def _figure(ax=None, ncols: int = 1, figsize=(6.0, 3.2)):
     fig, axes = plt.subplots(1, ncols, figsize=figsize, layout="constrained")
     plt.close(fig)
     return fig, axes
-
-
-def _human(n: float) -> str:
-    """12 -> "12", 54_068 -> "54.1K", 4_194_304 -> "4.19M", the way the paper prints counts."""
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.3g}{unit}"
-    return f"{n:.0f}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,14 +212,6 @@ def error_vs_rank(x, ranks=range(1, 17), shape=None) -> Figure:
 # Budgets and results (METHOD.md sections 5 and 6)
 # ---------------------------------------------------------------------------------------------
 
-def _printed(figure: str | None) -> float | None:
-    """The paper's printed figure ("0.51M") as a number."""
-    if not figure:
-        return None
-    units = {"K": 1e3, "M": 1e6, "B": 1e9}
-    return float(figure[:-1]) * units[figure[-1].upper()]
-
-
 def budget_bars(rows, log: bool = True, ax=None) -> Figure:
     """Trainable parameters per method as horizontal bars, the paper's printed figures marked.
 
@@ -257,14 +235,14 @@ def budget_bars(rows, log: bool = True, ax=None) -> Figure:
     smallest = min([c for c in counts if c > 0], default=1)
     colors = [_LORETTA if n.startswith("loretta") else _BASELINE for n in names]
     ax.barh(names, [max(c, 0) for c in counts], color=colors, alpha=0.85, gid="bar")
-    printed = [(_printed(r["paper"]), i) for i, r in enumerate(rows[::-1]) if r.get("paper")]
+    printed = [(float(parse_figure(r["paper"])), i) for i, r in enumerate(rows[::-1]) if r.get("paper")]
     if printed:
         ax.scatter([p for p, _ in printed], [i for _, i in printed], marker="D", s=36, color="black", zorder=3,
                    label="paper's printed figure", gid="paper")
         ax.legend(fontsize=8, loc="lower right")
     marks = dict((i, p) for p, i in printed)
     for i, c in enumerate(counts):  # the exact count, right of the bar and of the paper's mark
-        ax.annotate(_human(c) if c else "0 (nothing to train)", (max(c, marks.get(i, 0), smallest / 3), i),
+        ax.annotate(human_count(c) if c else "0 (nothing to train)", (max(c, marks.get(i, 0), smallest / 3), i),
                     textcoords="offset points", xytext=(7, 0), va="center", fontsize=8)
     if log:
         ax.set_xscale("log")

@@ -26,7 +26,7 @@ import torch
 
 from . import plots
 from .adapt import LorettaConfig, get_loretta_model
-from .budget import budget_table, human_bytes, tt_params
+from .budget import budget_table, tt_params
 from .data import Task, load_task, make_loader
 from .models import REFERENCE_MODELS, load_encoder
 from .tensorize import (
@@ -40,6 +40,7 @@ from .tensorize import (
 )
 from .training import TrainResult, train
 from .tt import tt_matrix, tt_svd
+from .units import human_bytes
 
 __all__ = ["Explorer", "budget_explorer", "init_comparison", "rank_explorer", "shape_explorer", "shape_candidates",
            "show_figure", "training_dashboard"]

@@ -1,6 +1,8 @@
 """Shared fixtures: offline hub, tiny Hugging Face models of every supported architecture."""
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,35 +11,39 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-            vocab_size=100, max_position_embeddings=64)
+TINY_CONFIGS = Path(__file__).parent / "fixtures" / "tiny_configs"
+#: every family in the kit's architecture registry has one tiny config here (one JSON per model_type)
+FAMILIES = tuple(sorted(p.stem for p in TINY_CONFIGS.glob("*.json")))
 
 
-def tiny_model(arch: str, seed: int = 0):
-    """A small randomly initialised model of one architecture (no download)."""
-    import transformers as tf
+def tiny_config(model_type: str, num_labels: int = 2):
+    """The tiny config of one model_type (tests/fixtures/tiny_configs/<model_type>.json)."""
+    from transformers import AutoConfig
 
+    d = json.loads((TINY_CONFIGS / f"{model_type}.json").read_text())
+    return AutoConfig.for_model(d.pop("model_type"), num_labels=num_labels, **d)
+
+
+def tiny_model(arch: str, seed: int = 0, task: str | None = None, num_labels: int = 2):
+    """A small randomly initialised model of one model_type (no download).
+
+    Encoders get a sequence-classification head; decoders are causal LMs unless
+    task="sequence-classification".
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from loretta_explore.architectures import architecture
+
+    config = tiny_config(arch, num_labels)
+    decoder = architecture(config).decoder
+    task = task or ("causal-lm" if decoder else "sequence-classification")
+    auto = AutoModelForCausalLM if task == "causal-lm" else AutoModelForSequenceClassification
     torch.manual_seed(seed)
-    if arch == "bert":
-        return tf.BertForSequenceClassification(tf.BertConfig(**TINY, num_labels=2))
-    if arch == "roberta":
-        return tf.RobertaForSequenceClassification(tf.RobertaConfig(**TINY, num_labels=2, pad_token_id=1))
-    if arch == "deberta":
-        return tf.DebertaForSequenceClassification(tf.DebertaConfig(
-            **TINY, num_labels=2, relative_attention=True, pos_att_type=["c2p", "p2c"],
-            max_relative_positions=-1, position_biased_input=False, type_vocab_size=0,
-            pooler_hidden_size=32))
-    if arch == "llama":
-        return tf.LlamaForCausalLM(tf.LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                                  num_key_value_heads=1, intermediate_size=64, vocab_size=100,
-                                                  max_position_embeddings=64))
-    if arch == "gpt2":
-        return tf.GPT2LMHeadModel(tf.GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=100, n_positions=64))
-    raise ValueError(arch)
+    return auto.from_config(config)
 
 
 ARCHS = ("bert", "roberta", "deberta", "llama", "gpt2")
-DECODERS = ("llama", "gpt2")
+DECODERS = ("llama", "gpt2", "opt", "mistral", "qwen2")
 
 
 def tiny_batch(arch: str, seed: int = 1, batch: int = 4, seq: int = 10):

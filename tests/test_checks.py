@@ -219,6 +219,12 @@ def merge_no_scale(layer):
     return layer.base.weight + (layer.A.dense_matrix() @ layer.B.dense_matrix()).T
 
 
+def merge_scale_by_tt_rank(layer):
+    """The earlier reading of the paper: alpha / TT rank instead of alpha / bottleneck."""
+    rank = max(layer.A.ranks)
+    return layer.base.weight + (layer.alpha / rank) * (layer.A.dense_matrix() @ layer.B.dense_matrix()).T
+
+
 def merge_not_transposed(layer):
     delta = layer.A.dense_matrix() @ layer.B.dense_matrix()
     return layer.base.weight + layer.scale * (delta if delta.shape == layer.base.weight.shape else delta.T)
@@ -263,7 +269,8 @@ MISTAKES = [
     (checks.check_budget_formula, budget_one_layer, "you counted one layer only"),
     (checks.check_budget_formula, budget_float, "a parameter count is a whole number"),
     (checks.check_budget_formula, budget_calls_library, "calls lx.count_trainable"),
-    (checks.check_rep_merge, merge_no_scale, "you forgot the scale: the update is s * (A_W @ B_W).T with s = alpha / tt_rank"),
+    (checks.check_rep_merge, merge_no_scale, "you forgot the scale: the update is s * (A_W @ B_W).T with s = alpha / bottleneck"),
+    (checks.check_rep_merge, merge_scale_by_tt_rank, "you divided alpha by the TT rank"),
     (checks.check_rep_merge, merge_not_transposed, "you added the update without transposing it"),
     (checks.check_rep_merge, merge_only_update, "you returned only the update"),
     (checks.check_rep_merge, merge_in_out, "stores its weight as (out, in) = (6, 12)"),
