@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("TTLinear", "TTAdapter", "LorettaRepLinear"), "layers"),
     **dict.fromkeys(("LorettaConfig", "get_loretta_model"), "adapt"),
     "LorettaModel": "loretta_model",
+    "lesson_mode": "modes",
     "METHODS": "methods",
     "prepare": "baselines",
     **dict.fromkeys(("budget_table", "count_trainable"), "budget"),
@@ -33,9 +34,9 @@ _EXPORTS: dict[str, str] = {
 }
 #: submodules reachable as attributes (``lx.plots.spectra(...)``) without importing them first
 _SUBMODULES = frozenset({
-    "adapt", "adapter_files", "architectures", "baselines", "budget", "checks", "data", "layers",
-    "loretta_model", "methods", "models", "paper", "plots", "tensorize", "training", "tt", "units",
-    "widgets",
+    "adapt", "adapter_files", "architectures", "baselines", "budget", "checks", "data", "diagrams",
+    "layers", "loretta_model", "methods", "models", "modes", "paper", "plots", "quizzes", "rep_starts",
+    "sweeps", "tensorize", "training", "tt", "units", "widgets",
 })
 
 __all__ = sorted([*_EXPORTS, "checks", "plots", "widgets", "__version__"])

@@ -94,6 +94,10 @@ SEL = {
     "label": ".widget-label-basic",
     "image": ".jp-OutputArea-output img",
     "left_sidebar_current": ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current",
+    # plotly (rendered by the JupyterLab extension that ships inside the plotly package)
+    "plotly": "#jp-main-dock-panel .jp-NotebookPanel .jp-Notebook .js-plotly-plot",
+    "plotly_point": ".scatterlayer .trace .points path.point",
+    "plotly_hover": ".hoverlayer .hovertext",
 }
 
 # Console messages of type "error" that are not a user-visible fault. Each entry says why.
@@ -806,6 +810,38 @@ def exercise_first_slider(lab: LabPage, timeout: float = 60) -> tuple[str, str]:
                                     f"{value} -> {shown})", timeout=timeout, page=lab)
     lab.assert_no_errors("after-move")
     return value, shown
+
+
+def plotly_charts(page: Page | LabPage) -> Locator:
+    """Every plotly chart in the notebook's outputs (drawn, not only its mime bundle)."""
+    page = page.page if isinstance(page, LabPage) else page
+    return page.locator(SEL["plotly"])
+
+
+def hover_point(chart: Locator, index: int) -> str:
+    """Move the mouse onto marker `index` of a plotly chart, as a person would, and return the
+    hover text that appears ("" if none does). The mouse stays there (for a screenshot)."""
+    page = chart.page
+    box = chart.locator(SEL["plotly_point"]).nth(index).bounding_box()
+    if not box:
+        return ""
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=4)
+    hover = chart.locator(SEL["plotly_hover"])
+    try:
+        hover.first.wait_for(state="attached", timeout=3000)
+    except Exception:
+        return ""
+    return re.sub(r"\s+", " ", hover.first.text_content() or "").strip()
+
+
+def hover_texts(chart: Locator, limit: int = 40) -> list[str]:
+    """The hover text of each marker of a plotly chart, in the order of the markers in the page."""
+    chart.scroll_into_view_if_needed()
+    shown = []
+    for i in range(min(chart.locator(SEL["plotly_point"]).count(), limit)):
+        shown.append(hover_point(chart, i))
+        chart.page.mouse.move(1, 1)  # away, so the next hover starts fresh
+    return shown
 
 
 def _short(value: Any, n: int = 200) -> str:

@@ -24,8 +24,11 @@ from browser import (  # noqa: E402, F401  (fixture_* register the fixtures with
     fixture_lab_browser,
     fixture_lab_page,
     fixture_lab_server,
+    hover_point,
+    hover_texts,
     images,
     move_slider,
+    plotly_charts,
     readout,
     text_of,
     wait_for_change,
@@ -36,6 +39,7 @@ from browser import (  # noqa: E402, F401  (fixture_* register the fixtures with
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 DEMO = "fixtures/browser_demo.ipynb"
+PLOTLY_DEMO = "fixtures/plotly_demo.ipynb"
 LESSONS = ["01_tensor_train_basics.ipynb", "04_parameter_budget.ipynb"]
 BROKEN = 'raise RuntimeError("demo callback broken on purpose")'
 
@@ -142,3 +146,25 @@ def test_lesson_in_browser(request, name):
 
     exercise_first_slider(lab)  # the first slider moves its readout and some text or figure
     lab.screenshot("after-move", around=find_slider(lab))
+
+
+def test_plotly_chart_renders_and_hover_shows_the_numbers(lab_page):
+    """A kit plotly chart renders in JupyterLab offline (no renderer set) and hovering a point
+    shows its method, options, parameters, accuracy and source."""
+    lab = lab_page.open(PLOTLY_DEMO).run_all(timeout=120)
+    lab.assert_no_errors("after-run")
+    charts = plotly_charts(lab)
+    wait_until(lambda: charts.count() == 1, "the plotly chart was not drawn", page=lab,
+               describe=lambda: f"{charts.count()} chart(s)")
+    chart = charts.first
+    assert chart.locator(".main-svg").count() >= 1, "the chart has no SVG: plotly.js did not draw it"
+    shown = hover_texts(chart)
+    assert len(shown) == 12, f"10 paper points and 2 runs, found {len(shown)} markers"
+    lora = [t for t in shown if t.startswith("lora")]
+    assert lora, f"no hover text for the lora point; hover texts: {shown}"
+    for word in ("options: r=8", "trainable: 74,498", "accuracy: 92.00%", "source: the demo rows"):
+        assert word in lora[0], (word, lora[0])
+    assert any("LoRETTA_rep" in t and "paper: DeBERTa-base" in t for t in shown), shown
+    assert hover_point(chart, shown.index(lora[0])) == lora[0]  # hovered again, for the screenshot
+    lab.screenshot("hover", around=chart)
+    lab.assert_no_errors("after-hover")
