@@ -348,7 +348,7 @@ def block_diagram(model_or_type, methods=("adp", "rep"), config=None) -> Figure:
         len(_with_adapters(prefix, rows, residuals, _marks(arch, m, config)[0])[0]) for m in methods
     )
     fig, axes = new_figure(
-        ncols=len(methods), height=0.36 * tall + 1.5, width=3.75 * len(methods) + 0.2
+        ncols=len(methods), height=0.36 * tall + 1.7, width=max(5.6, 3.75 * len(methods) + 0.2)
     )
     axes = [axes] if len(methods) == 1 else list(axes)
     for ax, method in zip(axes, methods):
@@ -379,12 +379,21 @@ def block_diagram(model_or_type, methods=("adp", "rep"), config=None) -> Figure:
         f"one {arch.family} layer, read bottom to top (every layer is the same)\n{head}",
         fontsize=10,
     )
-    handles = [
-        Patch(facecolor=_FROZEN, edgecolor="0.45", label="frozen pretrained module"),
-        Patch(facecolor=_ADAPTER, edgecolor=LORETTA, label="LoRETTA_adp: TT adapter (trained)"),
-        Patch(
-            facecolor="#fde9e7", edgecolor=LORETTA, lw=2, label="LoRETTA_rep: + sBA = + s B(A(x))"
-        ),
+    handles = [Patch(facecolor=_FROZEN, edgecolor="0.45", label="frozen pretrained module")]
+    if "adp" in methods:
+        handles.append(
+            Patch(facecolor=_ADAPTER, edgecolor=LORETTA, label="LoRETTA_adp: TT adapter (trained)")
+        )
+    if "rep" in methods:
+        handles.append(
+            Patch(
+                facecolor="#fde9e7",
+                edgecolor=LORETTA,
+                lw=2,
+                label="LoRETTA_rep: + sBA = + s B(A(x))",
+            )
+        )
+    handles += [
         Patch(
             facecolor=_TRAINED_NORM if norms else _FROZEN,
             edgecolor=LORETTA if norms else "0.45",

@@ -182,6 +182,10 @@ def accuracy_vs_params(
     if paper:
         _paper_panel(top, label_offsets)
         top.set_ylabel("GLUE average (%)")
+        scores = [a for _, _, a in PAPER_GLUE_DEBERTA]
+        top.set_ylim(
+            min(scores) - 1.5, max(scores) + 2.0
+        )  # room for the labels above the top points
         top.set_title(
             "the paper: DeBERTa-base, GLUE dev average (another model and benchmark)", fontsize=10
         )

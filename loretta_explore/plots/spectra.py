@@ -137,6 +137,7 @@ def spectra_panels(trains: Mapping[str, TensorTrain], cut: int | None = None) ->
         tt = trains[name]
         ranks = None if cut is None else [min(cut, len(s)) for s in _info(tt).singular_values]
         spectra(tt, ax=ax, ranks=ranks, legend=False)
+        ax.set_title("")  # spectra's own title (the TT-SVD's bound) would sit beside the name
         ax.set_title(name, fontsize=10, loc="left")
         ax.set_xlabel("")
         bonds = max(bonds, len(_info(tt).singular_values))
@@ -175,9 +176,11 @@ def unfoldings(x, spectra_up_to: int = 24) -> Figure:
     )
     low, high = float(t.min()), float(t.max())
     image = None
-    spectrum_ax = fig.add_subplot(2, 1, 2)
+    grid = axes[1][0].get_gridspec()
+    for ax in axes[1]:
+        ax.remove()
+    spectrum_ax = fig.add_subplot(grid[1, :])  # one wide panel under the heatmaps
     for k in range(d - 1):
-        axes[1][k].remove()
         unfolding = t.reshape(
             math.prod(t.shape[: k + 1]), -1
         )  # X_<k>: (k_1 ... k_k, k_{k+1} ... k_d)
