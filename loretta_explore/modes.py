@@ -28,9 +28,8 @@ MODES = ("quick", "classroom", "full")
 _DESCRIPTIONS = {
     "quick": "LORETTA_QUICK=1 runs a few steps on a few examples to check that the code works; "
     "these numbers say nothing about the methods and may contradict the text",
-    "classroom": "the default: short runs sized for about two minutes per lesson on two CPU cores; "
-    "real numbers, but noisier and lower than the full runs the text quotes "
-    "(LORETTA_FULL=1)",
+    "classroom": "short runs sized for about two minutes per lesson on two CPU cores; real numbers, "
+    "but noisier and lower than the full runs the text quotes (LORETTA_FULL=1)",
     "full": "LORETTA_FULL=1: the runs whose results the lesson text quotes (several minutes per "
     "lesson on a CPU)",
 }

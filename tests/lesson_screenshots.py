@@ -33,7 +33,7 @@ from browser import (  # noqa: E402
 )
 
 OUT = REPO / "docs" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 900}  # a laptop screen, 100% zoom
+VIEWPORT = {"width": 1280, "height": 2400}  # a laptop screen's width at 100% zoom; tall, so a whole output fits
 HOVER, QUIZ = "hover", "quiz"
 
 #: lesson -> [(cell id, file name, what to do first)]

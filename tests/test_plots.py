@@ -39,6 +39,10 @@ def assert_readable(fig: Figure, width: float = 8.0):
     """Fits a notebook at 100% zoom: <= `width` inches, no text under 9 pt."""
     assert fig.get_figwidth() <= width, f"figure is {fig.get_figwidth():.1f} in wide"
     assert plots.too_small(fig) == [], plots.too_small(fig)
+    for ax in fig.axes:  # no panel squeezed by a legend or a label (colour bars are narrow by design)
+        if ax.get_label() != "<colorbar>" and ax.axison:
+            box = ax.get_position()
+            assert box.width * fig.get_figwidth() > 1.5 and box.height * fig.get_figheight() > 1.0, ax
 
 
 def overlaps(artists) -> list[tuple[str, str]]:
@@ -192,11 +196,16 @@ def test_error_vs_rank_draws_the_sweep_on_log_axes():
     assert left.get_yscale() == "log" and right.get_yscale() == "log"
     # same shape, same cost: one curve, named for both, and the dense line, in the legend
     assert [t.get_text() for t in right.get_legend().get_texts()] == [
-        "random, rank 2 (same shape, same cost)",
+        "all 2 (same shape, same cost)",
         "dense tensor: 768 entries",
     ]
     assert list(right.lines[0].get_ydata()) == named["random"].params
     assert_readable(fig)
+    # errors within one decade: a linear axis, where their differences show
+    close = sweeps.rank_sweeps(
+        {"a": w, "b": w + 0.1 * torch.randn(24, 32, dtype=torch.float64)}, [1, 2, 4]
+    )
+    assert plots.error_vs_rank(close).axes[0].get_yscale() == "linear"
 
 
 def test_error_vs_rank_of_tensors_still_works_with_a_warning():

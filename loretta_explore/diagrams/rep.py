@@ -222,7 +222,7 @@ def rep_diagram(
     trained = A.num_params + B.num_params
     formula = "y = W0 x + s B(A(x))" + (" - s B0(A0(x))" if compensated else "")
     ax.set_title(f"LoRETTA_rep on one layer, init={init!r}:\n{formula}", fontsize=10.5)
-    bottom = (y_low if compensated else y_mid) - 1.05
+    bottom = (y_low if compensated else y_mid) - 1.3
     note = (
         f"trained: the cores of A and B, {trained:,} numbers (W0 has {layer.in_features * layer.out_features:,})"
         + (

@@ -120,7 +120,8 @@ def accuracy_vs_params(
                 row=1,
                 col=1,
             )
-    for r in rows:
+    symbols = ("circle", "triangle-up", "triangle-down", "diamond", "cross", "x", "star", "square")
+    for i, r in enumerate(rows):
         score = 100 * float(r[metric]) if float(r[metric]) <= 1 else float(r[metric])
         opts = r.get("options", (options or {}).get(r["method"]))
         color = _RED if r["method"].startswith("loretta") else None
@@ -130,7 +131,12 @@ def accuracy_vs_params(
                 y=[score],
                 mode="markers",
                 name=r["method"],
-                marker=dict(size=13, color=color, line=dict(width=1, color="black")),
+                marker=dict(
+                    size=13,
+                    color=color,
+                    symbol=symbols[i % len(symbols)],
+                    line=dict(width=1, color="black"),
+                ),
                 customdata=[[r["method"], _options(opts), f"{r['trainable_params']:,}", source]],
                 hovertemplate=hover,
             ),
@@ -138,10 +144,14 @@ def accuracy_vs_params(
             col=1,
         )
     fig.update_xaxes(
-        type="log", title_text="trainable parameters (log scale)", row=2 if both else 1, col=1
+        type="log",
+        dtick=1,
+        title_text="trainable parameters (log scale)",
+        row=2 if both else 1,
+        col=1,
     )
     if both:
-        fig.update_xaxes(type="log", row=1, col=1)
+        fig.update_xaxes(type="log", dtick=1, row=1, col=1)
         fig.update_yaxes(title_text="GLUE avg. (%)", row=1, col=1)
         fig.update_yaxes(title_text=f"{metric.replace('_', ' ')} (%)", row=2, col=1)
     else:
@@ -182,7 +192,7 @@ def spectra(tt_or_info, ranks=None) -> go.Figure:
                 hovertemplate=f"bond {k + 1}: last kept value (rank {r})<extra></extra>",
             )
         )
-    fig.update_yaxes(type="log", title_text="singular value", exponentformat="power")
+    fig.update_yaxes(type="log", dtick=1, title_text="singular value", exponentformat="power")
     fig.update_xaxes(title_text="index of singular value")
     return _base(fig, f"unfolding spectra (relative error bound {info.relative_error_bound:.3g})")
 
@@ -256,9 +266,9 @@ def error_vs_rank(sweeps) -> go.Figure:
             row=1,
             col=2,
             annotation_text=f"dense {dense:,}",
-            annotation_position="top left",
+            annotation_position="bottom right",
         )
-    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(type="log", dtick=1, exponentformat="power")  # a label per decade
     fig.update_yaxes(title_text="relative error (log)", row=1, col=1)
     fig.update_yaxes(title_text="parameters (log)", row=1, col=2)
     fig.update_xaxes(title_text="max TT rank")
@@ -299,7 +309,9 @@ def layouts(sweeps) -> go.Figure:
         annotation_text=f"dense W: {dense:,}",
         annotation_position="top left",
     )
-    fig.update_xaxes(type="log", title_text="parameters (log scale)", exponentformat="power")
+    fig.update_xaxes(
+        type="log", dtick=1, title_text="parameters (log scale)", exponentformat="power"
+    )
     fig.update_yaxes(title_text="relative error")
     return _base(
         fig,
@@ -322,7 +334,11 @@ def trainable_surface(grid: TrainableGrid | list[TrainableGrid]) -> go.Figure:
     """
     grids = [grid] if isinstance(grid, TrainableGrid) else list(grid)
     fig = go.Figure()
-    scales = ("Reds", "Oranges", "Purples")
+    scales = (
+        [[0, "#fcae91"], [1, "#a50f15"]],
+        [[0, "#fdd0a2"], [1, "#d94801"]],
+        [[0, "#dadaeb"], [1, "#54278f"]],
+    )  # no white end: a surface stays visible
     for i, g in enumerate(grids):
         fig.add_trace(
             go.Surface(
@@ -367,14 +383,16 @@ def trainable_surface(grid: TrainableGrid | list[TrainableGrid]) -> go.Figure:
     )
     fig.update_layout(
         scene=dict(
-            xaxis=dict(title="bottleneck b", type="log"),
+            xaxis=dict(title="bottleneck b", type="log", tickvals=grids[0].bottlenecks),
             yaxis=dict(title="tt_rank r"),
             zaxis=dict(
                 title="trainable (log)",
                 type="log",
+                dtick=1,  # a label per decade
                 range=[math.log10(low) - 0.2, math.log10(high) + 0.2],
             ),
-            camera=dict(eye=dict(x=1.6, y=-1.6, z=0.9)),
+            aspectmode="cube",
+            camera=dict(eye=dict(x=1.35, y=-1.35, z=0.75)),
         )
     )
     return _base(

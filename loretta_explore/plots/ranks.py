@@ -38,10 +38,11 @@ def _as_sweeps(data, ranks, shape) -> dict[str, RankSweep]:
 
 
 def error_vs_rank(sweeps, ranks=None, shape=None) -> Figure:
-    """Relative error (left, log scale) and parameters (right, log scale) of TT-SVD at each rank.
+    """Relative error (left) and parameters (right, log scale) of TT-SVD at each rank.
 
-    Why: the shape of this curve decides whether a tensor is "TT-compressible"; errors span
-    decades (a smooth tensor's fall from 1e-1 to 1e-5), so both axes are logarithmic.
+    Why: the shape of this curve decides whether a tensor is "TT-compressible". Errors that span
+    decades (a smooth tensor's fall from 1e-1 to 1e-5) get a log axis; errors that stay within
+    one decade (a random matrix's 0.93-1.0) a linear one, where their differences show.
 
     Parameters
     ----------
@@ -52,9 +53,11 @@ def error_vs_rank(sweeps, ranks=None, shape=None) -> Figure:
     Tensors of the same shape cost the same at each rank; their cost curves are drawn once.
     """
     named = _as_sweeps(sweeps, ranks, shape)
-    fig, (left, right) = new_figure(ncols=2, height=3.4)
+    fig, (left, right) = new_figure(ncols=2, height=3.6)
+    every = [max(e, _FLOOR) for sweep in named.values() for e in sweep.rel_errors]
+    log = max(every) / min(every) > 10
     for i, (label, sweep) in enumerate(named.items()):
-        errors = [max(e, _FLOOR) for e in sweep.rel_errors]
+        errors = [max(e, _FLOOR) for e in sweep.rel_errors] if log else sweep.rel_errors
         left.plot(sweep.ranks, errors, marker="o", ms=3, color=f"C{i}", label=label)
     costs: dict[tuple, list[str]] = {}
     for label, sweep in named.items():
@@ -62,7 +65,7 @@ def error_vs_rank(sweeps, ranks=None, shape=None) -> Figure:
     dense_seen = set()
     for (rs, params, dense), labels in costs.items():
         same = len(labels) > 1
-        label = f"{', '.join(labels)} (same shape, same cost)" if same else labels[0]
+        label = f"all {len(labels)} (same shape, same cost)" if same else labels[0]
         color = "0.2" if same else f"C{list(named).index(labels[0])}"
         right.plot(rs, params, marker="o", ms=3, color=color, label=label)
         if dense not in dense_seen:
@@ -70,13 +73,17 @@ def error_vs_rank(sweeps, ranks=None, shape=None) -> Figure:
             right.axhline(
                 dense, color="0.45", ls="--", lw=1, label=f"dense tensor: {dense:,} entries"
             )
-    left.set(xlabel="max TT rank", ylabel="relative error (log)", yscale="log")
+    left.set(
+        xlabel="max TT rank",
+        ylabel="relative error" + (" (log)" if log else ""),
+        yscale="log" if log else "linear",
+    )
     right.set(xlabel="max TT rank", ylabel="TT parameters (log)", yscale="log")
     right.set_ylim(top=max(dense_seen) * 6)
     left.set_title("error of TT-SVD", fontsize=10)
     right.set_title("cost of the train", fontsize=10)
     for ax in (left, right):
-        ax.grid(alpha=0.3, which="both" if ax is left else "major")
+        ax.grid(alpha=0.3, which="both" if ax is left and log else "major")
     left.legend(fontsize=9)
     right.legend(fontsize=9, loc="upper left")
     return finish(fig)

@@ -15,7 +15,7 @@ __all__ = ["ModeBanner", "mode_banner"]
 
 _STYLE = {  # background, border, heading
     "quick": ("#fff4ce", "#b8860b", "Smoke test, not a result"),
-    "classroom": ("#e8f1fb", "#1f77b4", "Classroom setting"),
+    "classroom": ("#e8f1fb", "#1f77b4", "Classroom setting (the default)"),
     "full": ("#eaf6ea", "#2ca02c", "Full setting"),
 }
 
