@@ -33,7 +33,10 @@ from browser import (  # noqa: E402
 )
 
 OUT = REPO / "docs" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 2400}  # a laptop screen's width at 100% zoom; tall, so a whole output fits
+VIEWPORT = {
+    "width": 1280,
+    "height": 2400,
+}  # a laptop screen's width at 100% zoom; tall, so a whole output fits
 HOVER, QUIZ = "hover", "quiz"
 
 #: lesson -> [(cell id, file name, what to do first)]
@@ -113,7 +116,9 @@ def shoot(lab: LabPage, name: str) -> list[Path]:
         target.scroll_into_view_if_needed()
         if action == HOVER:
             chart = cell.locator(".js-plotly-plot").first
-            wait_until(lambda chart=chart: chart.count() > 0, f"{cell_id}: no plotly chart", timeout=30)
+            wait_until(
+                lambda chart=chart: chart.count() > 0, f"{cell_id}: no plotly chart", timeout=30
+            )
             points = chart.locator(SEL["plotly_point"]).count()
             if points:
                 hover_point(chart, points // 2)

@@ -84,6 +84,7 @@ def test_spectra_and_error_vs_rank_with_zoom_and_hover():
         tt.info.singular_values[0].tolist()
     )
     assert fig.layout.yaxis.type == "log"
+    assert [fig.data[i].marker.color for i in (1, 3)] == [fig.data[i].line.color for i in (0, 2)]
     named = sweeps.rank_sweeps({"x": x, "2x": 2 * x}, ranks=[1, 2, 3])
     fig = interactive.error_vs_rank(named)
     first = fig.data[0]

@@ -39,10 +39,14 @@ def assert_readable(fig: Figure, width: float = 8.0):
     """Fits a notebook at 100% zoom: <= `width` inches, no text under 9 pt."""
     assert fig.get_figwidth() <= width, f"figure is {fig.get_figwidth():.1f} in wide"
     assert plots.too_small(fig) == [], plots.too_small(fig)
-    for ax in fig.axes:  # no panel squeezed by a legend or a label (colour bars are narrow by design)
+    for (
+        ax
+    ) in fig.axes:  # no panel squeezed by a legend or a label (colour bars are narrow by design)
         if ax.get_label() != "<colorbar>" and ax.axison:
             box = ax.get_position()
-            assert box.width * fig.get_figwidth() > 1.5 and box.height * fig.get_figheight() > 1.0, ax
+            assert (
+                box.width * fig.get_figwidth() > 1.5 and box.height * fig.get_figheight() > 1.0
+            ), ax
 
 
 def overlaps(artists) -> list[tuple[str, str]]:

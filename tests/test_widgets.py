@@ -304,7 +304,7 @@ def test_init_comparison_compensated_and_zero_start_at_the_pretrained_function()
 
 def test_nothing_below_imports_plots_or_widgets():
     package = Path(lx.__file__).parent
-    drawing = {"plots", "widgets", "diagrams.py", "__main__.py"}
+    drawing = {"plots", "widgets", "diagrams", "__main__.py"}
     checked = 0
     for path in package.rglob("*.py"):
         if drawing & {path.relative_to(package).parts[0]}:

@@ -34,6 +34,7 @@ FONT = dict(size=13)  # px: the same as 9-10 pt text in the static figures
 HEIGHT = 440
 _RED, _GREY = "#d62728", "#8c8c8c"
 _LAYOUT_COLORS = dict(zip(LAYOUTS, (_RED, "#1f77b4", "#2ca02c")))
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
 def _base(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
@@ -171,13 +172,15 @@ def spectra(tt_or_info, ranks=None) -> go.Figure:
     floor = max(float(s.max()) for s in info.singular_values) * 1e-13
     for k, (s, r) in enumerate(zip(info.singular_values, ranks)):
         values = s.double().clamp_min(floor).tolist()
+        color = _PALETTE[k % len(_PALETTE)]  # the line and its kept-rank circle share a colour
         fig.add_trace(
             go.Scatter(
                 x=list(range(1, len(values) + 1)),
                 y=values,
                 mode="lines+markers",
                 name=f"bond {k + 1}: keep {r} of {len(values)}",
-                marker=dict(size=5),
+                line=dict(color=color),
+                marker=dict(size=5, color=color),
                 hovertemplate=f"bond {k + 1}<br>index %{{x}}<br>singular value %{{y:.3g}}"
                 "<extra></extra>",
             )
@@ -188,7 +191,9 @@ def spectra(tt_or_info, ranks=None) -> go.Figure:
                 y=[values[r - 1]],
                 mode="markers",
                 showlegend=False,
-                marker=dict(size=14, symbol="circle-open", line=dict(width=2)),
+                marker=dict(
+                    size=14, symbol="circle-open", color=color, line=dict(width=2, color=color)
+                ),
                 hovertemplate=f"bond {k + 1}: last kept value (rank {r})<extra></extra>",
             )
         )
@@ -229,7 +234,7 @@ def error_vs_rank(sweeps) -> go.Figure:
             f"<b>{label}</b><br>max rank %{{x}}<br>error %{{customdata[1]}} (bound %{{customdata[2]}})"
             "<br>parameters %{customdata[0]:,}<br>ranks %{customdata[3]}<extra></extra>"
         )
-        color = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"][i % 5]
+        color = _PALETTE[i % len(_PALETTE)]
         fig.add_trace(
             go.Scatter(
                 x=sweep.ranks,
@@ -392,9 +397,10 @@ def trainable_surface(grid: TrainableGrid | list[TrainableGrid]) -> go.Figure:
                 range=[math.log10(low) - 0.2, math.log10(high) + 0.2],
             ),
             aspectmode="cube",
+            domain=dict(x=[0.05, 0.95], y=[0.02, 1.0]),
             camera=dict(eye=dict(x=1.35, y=-1.35, z=0.75)),
         )
     )
     return _base(
-        fig, f"trainable parameters on {grids[0].model}: drag to turn, hover for counts", 560
+        fig, f"trainable parameters on {grids[0].model}: drag to turn, hover for counts", 640
     )
