@@ -174,23 +174,30 @@ CASES = [
         ok_state(),
         isolate=True,
     ),
-    C(
-        "budget-ui-extremes",
-        "widgets.budget_explorer",
-        slide(budget_ui(), tt_rank=16, bottleneck=128, lora_rank=64),
-        ok_state(lambda s: all(v >= 0 for v in s["counts"].values()), "counts for every method"),
-    ),
-    C(
-        "budget-ui-minimum",
-        "widgets.budget_explorer",
-        slide(budget_ui(), tt_rank=1, bottleneck=4, lora_rank=1),
-        ok_state(lambda s: s["counts"]["loretta_rep"] > 0, "counts for every method"),
-    ),
+    # one slider per case: each move recounts every method (a second or two on a busy machine)
+    *[
+        C(
+            f"budget-ui-{name.replace('_', '-')}-{value}",
+            "widgets.budget_explorer",
+            slide(budget_ui(), **{name: value}),
+            ok_state(
+                lambda s: all(v >= 0 for v in s["counts"].values()), "counts for every method"
+            ),
+        )
+        for name, value in (
+            ("tt_rank", 16),
+            ("tt_rank", 1),
+            ("bottleneck", 128),
+            ("bottleneck", 4),
+            ("lora_rank", 64),
+            ("lora_rank", 1),
+        )
+    ],
     *[
         C(
             f"budget-ui-model-{m}",
             "widgets.budget_explorer",
-            slide(budget_ui(), model=m, tt_rank=16),
+            slide(budget_ui(), model=m),
             ok_state(lambda s: s["counts"]["lora"] > 0, "counts for every method"),
         )
         for m in ("roberta-base", "llama-2-70b", "bert-base-uncased")
