@@ -113,7 +113,7 @@ CASES = [
     C(
         "TTLinear-out-float",
         "TTLinear",
-        lambda: layer(12, 8.0),
+        lambda: (layer(12, 8), layer(12, 8.0))[1],  # after a (12, 8) layer, as in a real session
         error(BAD_ARG, ["out_features", "8.0"]),
     ),
     C(

@@ -21,7 +21,9 @@ expected, the check failed, or the caller's object changed on failure). The runn
 
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,12 +128,21 @@ def short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _from_library(w) -> bool:
+    """Warnings from loretta_explore or PEFT (not torch's or transformers' own chatter)."""
+    where = os.path.abspath(w.filename)
+    return f"{os.sep}loretta_explore{os.sep}" in where or f"{os.sep}peft{os.sep}" in where
+
+
 def judge(case: Case) -> dict:
     """Run `case` here and classify the outcome (never raises, except KeyboardInterrupt)."""
     exp = case.expect
     start = time.perf_counter()
+    caught: list = []
     try:
-        result = case.run()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = case.run()
     except KeyboardInterrupt:
         raise
     except StateChanged as exc:
@@ -174,6 +185,9 @@ def judge(case: Case) -> dict:
                 if ok
                 else f"wrong result: expected {exp.what or 'the check'}; got {short(result)}{why}"
             )
+    said = sorted({f"{w.category.__name__}: {w.message}" for w in caught if _from_library(w)})
+    if said and outcome == "silent":  # a warning is not an error, but worth knowing
+        detail = f"[warned: {short(said[0], 200)}] {detail}"
     return dict(
         id=case.id,
         entry=case.entry,
