@@ -5,8 +5,8 @@ Cases that fail on the current code are in :data:`KNOWN_FAILING` and run as stri
 suite passes today and a fix that makes one pass turns it into an XPASS failure: then remove its id
 from the set. Cases marked ``isolate`` (they may hang, crash or try to allocate absurd memory) run
 in a forked child with a 5 s limit and an address-space cap; the others in this process under
-pytest-timeout's 5 s signal timeout. ``python tests/probe_inputs.py`` gives the same verdicts as a
-table.
+pytest-timeout's 5 s signal timeout. On a heavily loaded machine, HOSTILE_LIMIT_S=10 raises both.
+``python tests/probe_inputs.py`` gives the same verdicts as a table.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 import torch
 from hostile_cases import CASES, GOOD, judge, warm_up
 
-LIMIT_S = 5.0
+LIMIT_S = float(os.environ.get("HOSTILE_LIMIT_S", "5"))  # raise it on a heavily loaded machine
 EXTRA_MEMORY = 4 * 2**30  # what an isolated case may add to this process's address space
 
 #: Cases that fail today, by the files that need fixing (see the probe's JSON for what happens now).
@@ -297,6 +297,10 @@ def in_child(case, limit: float = LIMIT_S) -> dict:
 @pytest.fixture(scope="module", autouse=True)
 def _warm():
     warm_up()  # lazy imports (model classes, PEFT, widgets) once, outside any case's time limit
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and the steadiest on a busy machine
+    yield
+    torch.set_num_threads(threads)
 
 
 def _param(case):

@@ -15,13 +15,15 @@ def C(id, entry, run, expect, **kw) -> Case:
 
 
 def slide(make, **values):
-    """Build a UI, set its controls (as a person would), refresh; return its state."""
+    """Build a UI, set its controls (as a person would: each change recomputes the page through the
+    control's observer, so no extra ui.update() is needed), and return its state."""
 
     def run():
         ui = make()
         for name, value in values.items():
             ui.controls[name].value = value
-        ui.update()
+        if not values:
+            ui.update()
         return dict(ui.state, _controls={n: c.value for n, c in ui.controls.items()})
 
     return run
