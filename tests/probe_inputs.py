@@ -255,8 +255,15 @@ def main(argv=None) -> int:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    library = subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", "loretta_explore"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     out = dict(
         commit=commit,
+        library_commit=library,  # the last commit that changed the package itself
         date=datetime.datetime.now().isoformat(timespec="seconds"),
         timeout_s=args.timeout,
         jobs=args.jobs,
