@@ -29,9 +29,11 @@ import json
 import os
 import queue
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -79,9 +81,10 @@ def worker() -> None:
 # The parent: a few workers, a shared queue of case ids, time limits, restarts.
 # ------------------------------------------------------------------------------------------------
 class Worker:
-    def __init__(self):
+    def __init__(self, tmp: str):
         env = dict(
             os.environ,
+            HOSTILE_TMP=tmp,  # the cases' temporary folders, removed by the parent at the end
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             OMP_NUM_THREADS="1",
             MKL_NUM_THREADS="1",
@@ -149,9 +152,10 @@ def run_all(case_ids: list[str], jobs: int, timeout: float, progress=True) -> di
         todo.put(case_id)
     results: dict[str, dict] = {}
     lock = threading.Lock()
+    tmp = tempfile.mkdtemp(prefix="probe_inputs_")
 
     def loop() -> None:
-        current = Worker()
+        current = Worker(tmp)
         try:
             while True:
                 try:
@@ -168,15 +172,18 @@ def run_all(case_ids: list[str], jobs: int, timeout: float, progress=True) -> di
                         )
                 if got["outcome"] in ("hang", "crash"):
                     current.kill()
-                    current = Worker()
+                    current = Worker(tmp)
         finally:
             current.kill()
 
     threads = [threading.Thread(target=loop) for _ in range(max(1, min(jobs, len(case_ids))))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.join()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 

@@ -64,7 +64,8 @@ def widgets():
 
 
 # -- temporary folders ---------------------------------------------------------------------------
-_ROOT = Path(tempfile.mkdtemp(prefix="hostile_"))
+# under the runner's folder when it gives one (it removes it even after killing a hung worker)
+_ROOT = Path(tempfile.mkdtemp(prefix="hostile_", dir=os.environ.get("HOSTILE_TMP")))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 
 
