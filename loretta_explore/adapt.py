@@ -18,6 +18,7 @@ from torch import nn
 from . import methods as M
 from .architectures import Architecture, architecture, find_architecture
 from .layers import LorettaRepLinear, TTAdapter, TTLinear
+from .tensorize import resolve_shape
 
 __all__ = ["AdapterAround", "LorettaConfig", "TensorizedHead", "get_loretta_model", "is_norm",
            "place_adapters", "remove_loretta"]
@@ -237,14 +238,23 @@ def _rep_layers(model: nn.Module, config: LorettaConfig, targets, literal: bool)
             M.check_fits("loretta_rep", config.bottleneck, min(in_f, out_f), f"min(in, out) of {name}")
             shapes = (config.shape_request(in_f, config.bottleneck),
                       config.shape_request(config.bottleneck, out_f))
+            _check_rank(config, (in_f, config.bottleneck), (config.bottleneck, out_f), where=name)
             plan.append((name, LorettaRepLinear(base, config.bottleneck, config.tt_rank, config.alpha,
                                                 config.dropout, config.init, shapes,
                                                 scale_by=config.scale_by)))
     return plan
 
 
+def _check_rank(config: LorettaConfig, *sizes: tuple[int, int], where: str) -> None:
+    for in_f, out_f in sizes:
+        shape = resolve_shape(in_f, out_f, config.shape_request(in_f, out_f))
+        M.check_rank_fits(config.tt_rank, shape, f"{where}'s {in_f}x{out_f} weight")
+
+
 def _adp_maker(config: LorettaConfig) -> Callable:
     def make(features: int, device) -> TTAdapter:
+        _check_rank(config, (features, config.bottleneck), (config.bottleneck, features),
+                    where="an adapter")
         shapes = (config.shape_request(features, config.bottleneck),
                   config.shape_request(config.bottleneck, features))
         return TTAdapter(features, config.bottleneck, config.tt_rank, config.activation,
@@ -264,6 +274,10 @@ def get_loretta_model(model: nn.Module, config: LorettaConfig | None = None, *,
     """
     from .loretta_model import LorettaModel
 
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"get_loretta_model needs a torch model (nn.Module), got "
+                        f"{type(model).__name__} {model!r:.60}. Load one first, e.g. model, tok = "
+                        f"lx.load_encoder(); lx.get_loretta_model(model, lx.LorettaConfig())")
     if isinstance(model, LorettaModel) or any(isinstance(m, LORETTA_MODULES) for m in model.modules()):
         raise ValueError("this model already holds LoRETTA layers: adapting it again would stack a "
                          "second set. Adapt the original model, or call model.unload() first to get "
@@ -305,6 +319,7 @@ def _set_up_head(model: nn.Module, config: LorettaConfig, arch: Architecture) ->
     if arch.head_dense is not None:
         dense = model.get_submodule(arch.head_dense)
         if config.head == "tensorized":
+            _check_rank(config, (dense.in_features, dense.out_features), where=arch.head_dense)
             shape = config.shape_request(dense.in_features, dense.out_features)
             _replace(model, arch.head_dense, TensorizedHead(dense, shape, config.tt_rank))
         elif config.head == "dense":

@@ -116,9 +116,17 @@ class LorettaModel(nn.Module):
     def disable_adapter(self):
         """Within the block the model computes the base model's function: adapters, rep updates
         and tensorized heads are off, and trained norms and classifier hold their pretrained values."""
+        if getattr(self, "_disabled_depth", 0):  # nested: the outer block switches back
+            self._disabled_depth += 1
+            try:
+                yield self
+            finally:
+                self._disabled_depth -= 1
+            return
         switches = [m for m in self.base_model.modules() if hasattr(m, "disabled")]
         params = dict(self.base_model.named_parameters())
         trained = {n: params[n].detach().clone() for n in self._pretrained}
+        self._disabled_depth = 1
         try:
             for m in switches:
                 m.disabled = True
@@ -127,6 +135,7 @@ class LorettaModel(nn.Module):
                     params[n].copy_(value)
             yield self
         finally:
+            self._disabled_depth = 0
             for m in switches:
                 m.disabled = False
             with torch.no_grad():

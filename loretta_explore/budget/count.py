@@ -166,7 +166,9 @@ def count_loretta(spec: ModelSpec, method: str, hp: dict) -> dict[str, int]:
     b, r = cfg.bottleneck, cfg.tt_rank
 
     def tt(in_f: int, out_f: int) -> int:
-        return tt_params(resolve_shape(in_f, out_f, cfg.shape_request(in_f, out_f)), r)
+        shape = resolve_shape(in_f, out_f, cfg.shape_request(in_f, out_f))
+        M.check_rank_fits(r, shape, f"a {in_f}x{out_f} weight")
+        return tt_params(shape, r)
 
     parts: dict[str, int] = {}
     if cfg.method == "rep":  # A: in -> b and B: b -> out, each one bias-free TT layer

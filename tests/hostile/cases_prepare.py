@@ -35,8 +35,11 @@ def prepared_matches_count(arch, method):
 
 
 def llama_cls(method):
+    # the tiny LLaMA is 32 wide: the adapters' default bottleneck (64) would be refused, rightly
+    hp = {"bottleneck": 8} if method in ("adapters", "loretta_adp") else {}
+
     def run():
-        model = lx.prepare(tiny("llama-cls"), method)
+        model = lx.prepare(tiny("llama-cls"), method, **hp)
         score = dict(model.named_parameters())
         head = [
             p.requires_grad
