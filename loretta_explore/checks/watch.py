@@ -346,7 +346,9 @@ class Window:
     def close(self) -> WatchReport:
         if self.nested:
             return self.report
-        if self._hook is not None and sys.getprofile() is self._hook:  # a time-out landed mid-cleanup
+        if (
+            self._hook is not None and sys.getprofile() is self._hook
+        ):  # a time-out landed mid-cleanup
             sys.setprofile(None)
         try:
             tampered = self.report.tampered
