@@ -323,3 +323,35 @@ def test_the_class_is_graded_into_the_expected_csv(graded):
 def test_the_grader_prints_a_summary(graded):
     proc, _ = graded
     assert "student" in proc.stdout and "alice" in proc.stdout and "Wrote" in proc.stdout
+
+
+def test_summary_marks_missing_exercises():
+    from loretta_explore.checks.grading import GradeReport, Row
+
+    report = GradeReport(
+        rows=[
+            Row("ann", "ex1_tt_svd", "total", 0.8, False, "FAIL  tt_svd: 4/5 checks passed"),
+            Row(
+                "ann",
+                "ex2_tt_linear_forward",
+                "total",
+                0.0,
+                False,
+                "no submission found for ex2_tt_linear_forward",
+            ),
+            Row("ben", "ex1_tt_svd", "total", 0.0, False, "FAIL  tt_svd: score 0: ..."),
+            Row(
+                "ben",
+                "ex2_tt_linear_forward",
+                "total",
+                1.0,
+                True,
+                "PASS  tt_linear_forward: 6/6 checks passed",
+            ),
+        ]
+    )
+    assert report.summary().splitlines() == [
+        "student    ex1    ex2",
+        "ann       0.80      -",
+        "ben       0.00   1.00",
+    ]

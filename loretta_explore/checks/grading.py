@@ -38,7 +38,7 @@ __all__ = ["COLUMNS", "GradeReport", "Row", "grade", "write_csv"]
 
 #: The CSV's columns, one row per student, exercise and check.
 COLUMNS = ("student", "exercise", "check", "score", "passed", "feedback")
-TOTAL, STATIC = "total", "static check"
+TOTAL, STATIC, MISSING = "total", "static check", "no submission found"
 
 
 @dataclass
@@ -78,16 +78,19 @@ class GradeReport:
         return out
 
     def summary(self) -> str:
-        """A plain-text table: one line per student, the total score of each exercise."""
+        """A plain-text table: one line per student, the total score of each exercise ("-": not
+        handed in)."""
         totals = self.totals()
+        missing = {(r.student, r.exercise) for r in self.rows if r.feedback.startswith(MISSING)}
         exercises = [ex.stem for ex in COURSE if any(ex.stem in t for t in totals.values())]
         width = max([len("student")] + [len(s) for s in totals])
         lines = [f"{'student':<{width}}  " + "  ".join(f"{e.split('_')[0]:>5}" for e in exercises)]
         for student, scores in sorted(totals.items()):
-            lines.append(
-                f"{student:<{width}}  "
-                + "  ".join(f"{scores.get(e, 0.0):>5.2f}" for e in exercises)
-            )
+            cells = [
+                "    -" if (student, e) in missing else f"{scores.get(e, 0.0):>5.2f}"
+                for e in exercises
+            ]
+            lines.append(f"{student:<{width}}  " + "  ".join(cells))
         return "\n".join(lines)
 
 
@@ -325,7 +328,7 @@ def grade(
                         TOTAL,
                         0.0,
                         False,
-                        f"no submission found for {ex.stem} (expected {student}_{ex.stem}.ipynb "
+                        f"{MISSING} for {ex.stem} (expected {student}_{ex.stem}.ipynb "
                         f"or {student}/{ex.stem}.ipynb)",
                     )
                 )

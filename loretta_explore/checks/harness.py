@@ -81,9 +81,12 @@ def _student_frames(exc: BaseException, fn) -> list[traceback.FrameSummary]:
 def _where(frame: traceback.FrameSummary) -> str:
     source = frame.line or linecache.getline(frame.filename, frame.lineno).strip()
     name = os.path.basename(frame.filename)
-    place = (
-        "your cell" if ("ipykernel" in frame.filename or frame.filename.startswith("<")) else name
-    )
+    if frame.filename.startswith("<cell "):  # the grader names the notebook's cells
+        place = frame.filename.strip("<>")
+    elif "ipykernel" in frame.filename or frame.filename.startswith("<"):
+        place = "your cell"
+    else:
+        place = name
     text = f"line {frame.lineno} of {place}, in {frame.name}"
     return f"{text}: `{source.strip()}`" if source else text
 

@@ -47,7 +47,7 @@ class Submission:
 class Cell:
     """A code cell to run: where it was, its runnable source, whether it is the student's own."""
 
-    index: int | None  # the cell's position in the notebook (None for a .py file)
+    index: int | None  # position in the notebook, from 1, markdown cells too (None: a .py file)
     source: str
     student: bool  # False: a starter cell left unchanged (run, but not scanned)
     notes: list[str] = field(default_factory=list)
@@ -233,7 +233,7 @@ def read_cells(path: str | Path, ex: Exercise) -> list[Cell]:
             continue  # the grader calls the check; the setup's imports come from the grader
         runnable, notes = _without_magics(source)
         if runnable is None:
-            cells.append(Cell(index, "", False, notes))
+            cells.append(Cell(index + 1, "", False, notes))
             continue
-        cells.append(Cell(index, runnable, role is None, notes))
+        cells.append(Cell(index + 1, runnable, role is None, notes))
     return cells
