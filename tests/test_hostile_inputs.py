@@ -164,7 +164,6 @@ KNOWN_FAILING: set[str] = {
     "budget-ui-unknown-model",
     "budget-ui-rank-zero",
     # checks.check_tt_svd
-    "check-svd-exits",
     "check-svd-forever",
 }
 
