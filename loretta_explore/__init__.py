@@ -19,7 +19,10 @@ from .models import (
     tiny_decoder,
 )
 from .tensorize import factorize, suggest_shape
-from .training import TrainResult, compare, evaluate, overfitting_curve, sequential_tasks, train
+from .comparison import Comparison, compare
+from .experiments import joint_tasks, overfitting_curve, sequential_tasks
+from .training import TrainingDiverged, TrainResult, evaluate, train
+from .user_tasks import TaskSplits, task_from
 from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
 
 __version__ = "0.1.0"
@@ -27,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "METHODS", "budget_table", "checks", "count_trainable", "Task", "TrainResult", "compare", "evaluate", "known_tasks", "load_task", "make_loader",
     "overfitting_curve", "prepare", "sequential_tasks", "train",
+    "Comparison", "TaskSplits", "TrainingDiverged", "joint_tasks", "task_from",
     "REFERENCE_MODELS", "LorettaConfig", "LorettaModel", "LorettaRepLinear", "TTAdapter", "TTLinear",
     "TTMatrix", "TensorTrain", "build_reference_model", "factorize", "get_loretta_model", "load_encoder",
     "load_model", "reference_config", "suggest_shape", "tiny_decoder", "tt_matrix", "tt_svd", "__version__",
