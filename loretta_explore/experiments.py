@@ -20,7 +20,15 @@ from torch import nn
 
 from .baselines import prepare
 from .data import Task, TaskSpec, load_task, make_loader
-from .training import TrainResult, _other_split, _train_split, evaluate, pick_device, train
+from .training import (
+    TrainResult,
+    _other_split,
+    _seed_everything,
+    _train_split,
+    evaluate,
+    pick_device,
+    train,
+)
 from .user_tasks import TaskSplits
 
 __all__ = [
@@ -153,6 +161,7 @@ class SequentialResult:
 def _model(method: str, model_factory: Callable | None, method_options: dict | None, seed: int):
     from .models import load_encoder
 
+    _seed_everything(seed)  # the random start (head, TT cores) follows the seed
     model, tokenizer = model_factory() if model_factory else load_encoder(num_labels=2, seed=seed)
     return prepare(model, method, **(method_options or {})), tokenizer
 

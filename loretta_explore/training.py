@@ -40,6 +40,8 @@ from .user_tasks import TaskSplits
 
 __all__ = ["TrainResult", "TrainingDiverged", "evaluate", "pick_device", "train"]
 
+_PeakMemory = PeakMemory  # the name benchmarks/train_step.py imports
+
 
 @dataclass
 class TrainResult:
