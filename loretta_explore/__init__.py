@@ -8,7 +8,9 @@ from . import checks
 from .adapt import LorettaConfig, LorettaModel, get_loretta_model
 from .baselines import METHODS, prepare
 from .budget import budget_table, count_trainable
+from .comparison import Comparison, compare
 from .data import Task, known_tasks, load_task, make_loader
+from .experiments import joint_tasks, overfitting_curve, sequential_tasks
 from .layers import LorettaRepLinear, TTAdapter, TTLinear
 from .models import (
     REFERENCE_MODELS,
@@ -19,11 +21,9 @@ from .models import (
     tiny_decoder,
 )
 from .tensorize import factorize, suggest_shape
-from .comparison import Comparison, compare
-from .experiments import joint_tasks, overfitting_curve, sequential_tasks
 from .training import TrainingDiverged, TrainResult, evaluate, train
-from .user_tasks import TaskSplits, task_from
 from .tt import TensorTrain, TTMatrix, tt_matrix, tt_svd
+from .user_tasks import TaskSplits, task_from
 
 __version__ = "0.1.0"
 
