@@ -20,9 +20,10 @@ Sizing (2 CPU cores, about 0.2 s per training step of batch 16 at 64 tokens; an 
 4 evaluation points of validation, train and test rows: about 16 x 34 s = 9 minutes;
 (b) 4 methods x 2 seeds x (2 x 60 sequential + 120 joint steps, plus evaluations): about
 8 minutes; (c) 2 variants x 4 ranks x 2 seeds = 16 runs of 100 steps: about 7 minutes. About
-25 minutes in all, which with compare_methods.py's 42 fits the hour. Two seeds give intervals
-with one degree of freedom (t = 12.7), so verdicts here rest on means and say so; a GPU run
-(``--device cuda --seeds 0 1 2 3 4``) tightens them.
+25 minutes in all; with compare_methods.py's 45 about 70 minutes, a little over the hour
+(``--only`` splits it). Run compare_methods.py first: its chosen rates are used here. Two
+seeds give intervals with one degree of freedom (t = 12.7), so verdicts here rest on means and
+say so; a GPU run (``--device cuda --seeds 0 1 2 3 4``) tightens them.
 
 Run: ``python benchmarks/claims.py`` (claims.json and claims.md), ``--only a`` for one part,
 ``--rewrite`` to re-render the .md, ``--quick`` for a smoke test.
@@ -199,18 +200,23 @@ def verdict_a(rows: list[dict]) -> str:
         for m in ("lora", "adapters"):
             if m in rise and not rise[m] > FLAT:
                 why.append(
-                    f"{m}'s validation loss did not rise on {n} rows ({rise[m]:+.3f}, flat is < {FLAT})"
+                    f"{m}'s validation loss did not rise on {n} rows "
+                    f"({rise[m]:+.3f}, flat is < {FLAT})"
                 )
         for m in ("loretta_adp", "loretta_rep"):
             if m in rise and not rise[m] < FLAT:
                 why.append(f"{m}'s validation loss rose on {n} rows ({rise[m]:+.3f})")
     if not why:
-        return "**Reproduced**: LoRA's and adapters' validation loss rose, LoRETTA's stayed flat, on every subset."
+        return (
+            "**Reproduced**: LoRA's and adapters' validation loss rose, LoRETTA's stayed flat, "
+            "on every subset."
+        )
     return "**Not reproduced**: " + "; ".join(why) + "."
 
 
 def verdict_b(rows: list[dict]) -> str:
-    """Reproduced when each LoRETTA variant forgot less of sentiment (mean over seeds) than LoRA and adapters."""
+    """Reproduced when each LoRETTA variant forgot less of sentiment (mean over seeds) than LoRA
+    and adapters."""
     forgot = {
         m: _mean(rows, "forgetting", method=m)
         for m in METHODS
@@ -224,7 +230,10 @@ def verdict_b(rows: list[dict]) -> str:
         if b in forgot and not forgot[m] < forgot[b]
     ]
     if not why:
-        return "**Reproduced**: both LoRETTA variants forgot less of the first task than LoRA and adapters (means over seeds)."
+        return (
+            "**Reproduced**: both LoRETTA variants forgot less of the first task than LoRA and "
+            "adapters (means over seeds)."
+        )
     return "**Not reproduced**: " + "; ".join(why) + "."
 
 
@@ -247,7 +256,10 @@ def verdict_c(rows: list[dict], margin: float = 1.0) -> str:
         if params != sorted(params):
             why.append(f"{m}: the trainable count does not grow with the rank ({params})")
     if not why:
-        return f"**Reproduced**: rank 4 comes within {margin} point of the best rank for both variants, at a fraction of the parameters."
+        return (
+            f"**Reproduced**: rank 4 comes within {margin} point of the best rank for both "
+            "variants, at a fraction of the parameters."
+        )
     return "**Not reproduced**: " + "; ".join(why) + "."
 
 
@@ -255,7 +267,8 @@ def section_a(rows) -> list[str]:
     lines = [
         "## (a) Overfitting: long training on small subsets",
         "",
-        "| rows | method | val. loss rise | test at best val. step | final test | train − test at end |",
+        "| rows | method | val. loss rise | test at best val. step | final test "
+        "| train − test at end |",
         "|---|---|---|---|---|---|",
     ]
     for n in sorted({r["subset"] for r in rows}):
@@ -265,14 +278,16 @@ def section_a(rows) -> list[str]:
                 rise = seeded.mean_std([r["rise"] for r in rs])
                 lines.append(
                     f"| {n} | {m} | {rise[0]:+.3f} | {seeded.pm([r['best_test'] for r in rs])} | "
-                    f"{seeded.pm([r['final_test'] for r in rs])} | {seeded.pm([r['gap'] for r in rs])} |"
+                    f"{seeded.pm([r['final_test'] for r in rs])} | "
+                    f"{seeded.pm([r['gap'] for r in rs])} |"
                 )
     return lines + [
         "",
         verdict_a(rows),
         "",
         "The paper trained DeBERTa-base (139M) for 10-20 epochs on GLUE sets "
-        "of thousands of rows; here a 22.7M encoder trains on 64 or 256 rows, so a loss that stays flat may "
+        "of thousands of rows; here a 22.7M encoder trains on 64 or 256 rows, so a loss that "
+        "stays flat may "
         "mean too little training to overfit as much as a method that resists it.",
         "",
     ]
@@ -282,7 +297,8 @@ def section_b(rows) -> list[str]:
     lines = [
         "## (b) Multi-task: sentiment then paraphrase, and both jointly",
         "",
-        "| method | sentiment right after stage 1 | after stage 2 | forgetting (points) | paraphrase after stage 2 | "
+        "| method | sentiment right after stage 1 | after stage 2 | forgetting (points) | "
+        "paraphrase after stage 2 | "
         "joint: sentiment | joint: paraphrase |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -304,13 +320,15 @@ def section_b(rows) -> list[str]:
     metrics = rows[0]["metrics"] if rows else {}
     return lines + [
         "",
-        f"Metrics: {', '.join(f'{t} {k}' for t, k in metrics.items())}; one model and one 2-label head "
+        f"Metrics: {', '.join(f'{t} {k}' for t, k in metrics.items())}; "
+        "one model and one 2-label head "
         "throughout.",
         "",
         verdict_b(rows),
         "",
         "The paper's sequence was SST-2 -> MRPC -> QNLI on "
-        "DeBERTa-base; here two small template-made tasks whose labels share one head, so the second "
+        "DeBERTa-base; here two small template-made tasks whose labels share one head, so the "
+        "second "
         "task can overwrite the head's meaning for the first whatever the adapter.",
         "",
     ]
@@ -327,7 +345,8 @@ def section_c(rows) -> list[str]:
         for k in sorted({r["rank"] for r in rows if r["method"] == m}):
             rs = [r for r in rows if r["method"] == m and r["rank"] == k]
             lines.append(
-                f"| {m} | {k} | {seeded.pm([r['test'] for r in rs])} | {rs[0]['trainable_params']:,} |"
+                f"| {m} | {k} | {seeded.pm([r['test'] for r in rs])} | "
+                f"{rs[0]['trainable_params']:,} |"
             )
     return lines + [
         "",
@@ -344,11 +363,13 @@ def render(saved: dict) -> str:
     lines = [
         "# The paper's side claims on the bundled encoder",
         "",
-        f"Measured {saved['measured']} with `benchmarks/claims.py`: all-MiniLM-L6-v2 (bundled), seeds "
-        f"{', '.join(map(str, cfg['seeds']))}, batch {COMMON['batch_size']}, max {COMMON['max_length']} tokens, "
+        f"Measured {saved['measured']} with `benchmarks/claims.py`: all-MiniLM-L6-v2 (bundled), "
+        f"seeds {', '.join(map(str, cfg['seeds']))}, batch {COMMON['batch_size']}, "
+        f"max {COMMON['max_length']} tokens, "
         f"evaluation on the first {cfg['eval_rows']} validation / test rows; learning rates "
         + ", ".join(f"{m} {lr:g}" for m, lr in cfg["learning_rates"].items() if m in METHODS)
-        + f". Scores are mean ± std over seeds, in points.{' QUICK smoke run: the numbers mean nothing.' if cfg['quick'] else ''}",
+        + ". Scores are mean ± std over seeds, in points."
+        + (" QUICK smoke run: the numbers mean nothing." if cfg["quick"] else ""),
         "",
     ]
     for part, section in (("a", section_a), ("b", section_b), ("c", section_c)):

@@ -14,13 +14,15 @@ the noise of the seed measured rather than guessed, and whether one recipe serve
   start, a fresh tensorized pooler, the rep scale of the installed default) at the paper's GLUE
   learning rate 5e-4.
 
-Sizing (2 CPU cores, batch 16, 64 tokens): ``--measure`` trains each method 100 steps once;
-at 2 quiet threads that took about 0.18-0.21 s per step for the adapter methods and 0.44 for
-full fine-tuning (benchmarks/compare_methods.md's single-seed run), so one 100-step run with two
-validation passes and the test pass costs about 30 s on average. The default configuration is
-14 variants (6 methods x 2 learning rates + 2 paper defaults) x 3 seeds x 2 tasks = 84 runs,
-about 84 x 30 s = 42 minutes. ``--device cuda --seeds 0 1 2 3 4 --steps 1000`` runs the longer
-version on a GPU; ``--quick`` proves the script end to end in a few minutes.
+Sizing (2 CPU cores, batch 16, 64 tokens). ``--measure`` trains each method 100 steps once on
+sentiment. Measured 2026-12-01 on a machine shared with other jobs (load average about 15 on
+2 cores, 1 torch thread): 1.5-2.0 s per step for the adapter methods, 2.8 for full fine-tuning,
+and each whole run (100 steps, two validation passes, the test pass) took 1.3-1.5 times its
+100 steps. On 2 quiet threads the single-seed run measured 0.17-0.21 s per step (0.44 for
+full fine-tuning), so a run costs about 1.4 x 100 x 0.2 = 28 s (61 s for full). Per task and
+seed the 14 variants (6 methods x 2 learning rates + 2 paper defaults) take about 440 s; x 3
+seeds x 2 tasks = 84 runs, about 45 minutes. ``--device cuda --seeds 0 1 2 3 4 --steps 1000``
+runs the longer version on a GPU; ``--quick`` proves the script end to end in a few minutes.
 
 Run: ``python benchmarks/compare_methods.py`` (writes compare_methods.json and .md; a
 ``.partial.jsonl`` keeps finished runs, ``--resume`` skips them), ``--rewrite`` re-renders
@@ -41,7 +43,13 @@ sys.path.insert(0, str(HERE))
 
 import seeded  # noqa: E402
 import single_seed_report  # noqa: E402
-from single_seed_report import LEARNING_RATES, METHOD_OPTIONS, RECIPE, _same_recipe, markdown  # noqa: E402, F401
+from single_seed_report import (  # noqa: E402, F401  (re-exported for train_step.py and tests)
+    LEARNING_RATES,
+    METHOD_OPTIONS,
+    RECIPE,
+    _same_recipe,
+    markdown,
+)
 
 TASKS = ("sentiment", "paraphrase")
 SEEDS = (0, 1, 2)
@@ -122,7 +130,8 @@ def run(args) -> list[dict]:
             seeded.append(partial, new)
             records += new
             print(
-                f"{task:<10} {v['variant']:<36} validation {seeded.pm(seeded.values(new, 'validation'))}  "
+                f"{task:<10} {v['variant']:<36} "
+                f"validation {seeded.pm(seeded.values(new, 'validation'))}  "
                 f"test {seeded.pm(seeded.values(new))}  ({time.time() - start:.0f} s)",
                 flush=True,
             )
@@ -170,7 +179,8 @@ def choose(records: list[dict], task: str, method: str) -> str | None:
 
 
 def verdict(d, ratio: float) -> str:
-    """The aim: within AIM_POINTS of LoRA by the interval's lower bound, at most AIM_BUDGET of its parameters."""
+    """The aim: within AIM_POINTS of LoRA by the interval's lower bound, with at most AIM_BUDGET
+    of its parameters."""
     if ratio > AIM_BUDGET:
         return f"**not met** ({ratio:.2f}x LoRA's parameters, over the budget of {AIM_BUDGET:.2f}x)"
     shown = seeded.within(d, AIM_POINTS)
@@ -178,7 +188,8 @@ def verdict(d, ratio: float) -> str:
         return "not shown (one seed: no interval)"
     if shown:
         return f"met (the whole interval is above -{AIM_POINTS} points)"
-    return f"**not met** (the interval reaches {seeded.pts(d.low, signed=True)} points, below -{AIM_POINTS})"
+    low = seeded.pts(d.low, signed=True)
+    return f"**not met** (the interval reaches {low} points, below -{AIM_POINTS})"
 
 
 def _row(records, task, variant, lora_variant, lora_params):
@@ -192,8 +203,9 @@ def _row(records, task, variant, lora_variant, lora_params):
     return (
         (
             f"| {variant}{note} | "
-            f"{seeded.pm([r['validation'] for r in rs])} | {seeded.pm([r['test'] for r in rs])} | {diff} | "
-            f"{first['trainable_params']:,} | {ratio:.3f} | {seeded.mean_std([r['seconds_per_step'] for r in rs])[0]:.3f} |"
+            f"{seeded.pm([r['validation'] for r in rs])} | {seeded.pm([r['test'] for r in rs])} | "
+            f"{diff} | {first['trainable_params']:,} | {ratio:.3f} | "
+            f"{seeded.mean_std([r['seconds_per_step'] for r in rs])[0]:.3f} |"
         ),
         d,
         ratio,
@@ -210,7 +222,8 @@ def task_section(records: list[dict], task: str, methods) -> list[str]:
     lines = [
         f"## {task} ({metric})",
         "",
-        f"| recipe (chosen by mean validation) | validation {metric} | test {metric} | vs LoRA, paired (95% CI) | "
+        f"| recipe (chosen by mean validation) | validation {metric} | test {metric} | "
+        "vs LoRA, paired (95% CI) | "
         "trainable params | params / LoRA | s / step |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -222,7 +235,8 @@ def task_section(records: list[dict], task: str, methods) -> list[str]:
         lines.append(line)
         if m.startswith("loretta") and lora and d is not None:
             verdicts.append(
-                f"- {chosen[m]}: {seeded.ci(d)} points, {ratio:.2f}x LoRA's parameters: {verdict(d, ratio)}."
+                f"- {chosen[m]}: {seeded.ci(d)} points, {ratio:.2f}x LoRA's parameters: "
+                f"{verdict(d, ratio)}."
             )
     paper = [
         v
@@ -241,7 +255,8 @@ def task_section(records: list[dict], task: str, methods) -> list[str]:
     if verdicts:
         lines += [
             "",
-            f"Aim: LoRETTA within {AIM_POINTS} points of LoRA while training at most a third of its "
+            f"Aim: LoRETTA within {AIM_POINTS} points of LoRA while training at most a third "
+            "of its "
             "parameters; met only when the whole paired interval is above the margin.",
             "",
             *verdicts,
@@ -250,7 +265,8 @@ def task_section(records: list[dict], task: str, methods) -> list[str]:
 
 
 def recipe_section(records: list[dict], tasks, methods) -> list[str]:
-    """Whether one recipe serves both tasks: each task's choice, and what the other task's choice costs."""
+    """Whether one recipe serves both tasks: each task's choice, and what the other task's
+    choice costs."""
     if len(tasks) < 2:
         return []
     lines = [
@@ -289,15 +305,17 @@ def report(saved: dict) -> str:
     lines = [
         "# Fine-tuning methods on the bundled tasks, over seeds",
         "",
-        f"Measured {saved['measured']} with `benchmarks/compare_methods.py`: all-MiniLM-L6-v2 (bundled), "
-        f"{config['steps']} steps, batch {config['batch_size']}, max {config['max_length']} tokens, seeds "
-        f"{', '.join(map(str, config['seeds']))}; AdamW, linear schedule with 6% warm-up, gradient clipping at 1.0, "
-        f"the best checkpoint by validation (every {config['eval_every']} steps), then the test split once. "
+        f"Measured {saved['measured']} with `benchmarks/compare_methods.py`: all-MiniLM-L6-v2 "
+        f"(bundled), {config['steps']} steps, batch {config['batch_size']}, "
+        f"max {config['max_length']} tokens, seeds {', '.join(map(str, config['seeds']))}; AdamW, "
+        "linear schedule with 6% warm-up, gradient clipping at 1.0, the best checkpoint by "
+        f"validation (every {config['eval_every']} steps), then the test split once. "
         f"`LorettaConfig(method='rep')` defaults at the time: {config['rep_defaults']}.",
         "",
-        "Every grid point ran on every seed; the recipe is the grid point with the best mean validation score, "
-        "and its test scores are those same runs. Mean ± sample standard deviation over seeds; the paired "
-        "difference is taken seed by seed against LoRA's chosen recipe, with a Student t-interval over the "
+        "Every grid point ran on every seed; the recipe is the grid point with the best mean "
+        "validation score, and its test scores are those same runs. Mean ± sample standard "
+        "deviation over seeds; the paired difference is taken seed by seed against LoRA's chosen "
+        "recipe, with a Student t-interval over the "
         "seeds (scipy.stats.t; with 3 seeds the 95% quantile is 4.30, so intervals are wide).",
         "",
         "Kit options: "
@@ -314,7 +332,8 @@ def report(saved: dict) -> str:
 
 
 def sentiment_rows(records: list[dict], methods) -> list[dict]:
-    """The chosen recipes on sentiment as the rows lesson 07 reads (test accuracy = mean over seeds)."""
+    """The chosen recipes on sentiment as the rows lesson 07 reads (test accuracy: mean over
+    seeds)."""
     rows = []
     for m in methods:
         v = choose(records, "sentiment", m)

@@ -43,7 +43,8 @@ class Interval:
     method: str = "Student t-interval over seeds (scipy.stats.t)"
 
     def __str__(self) -> str:
-        return f"{self.mean:+.4g} [{self.low:+.4g}, {self.high:+.4g}] ({self.confidence:.0%}, n={self.n})"
+        bounds = f"[{self.low:+.4g}, {self.high:+.4g}]"
+        return f"{self.mean:+.4g} {bounds} ({self.confidence:.0%}, n={self.n})"
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
@@ -118,7 +119,8 @@ class Comparison:
     @property
     def rows(self) -> list[dict]:
         """One dict per method: the first seed's ``summary()``, with the compared score replaced by
-        its mean over seeds, plus ``<score>_std``, ``seeds`` and the paired difference to the baseline."""
+        its mean over seeds, plus ``<score>_std``, ``seeds`` and the paired difference to the
+        baseline."""
         rows = []
         for s in self.summaries:
             row = {
@@ -172,7 +174,8 @@ class Comparison:
             else "vs baseline"
         )
         lines = [
-            f"| method | {self.score} (mean ± std, {n} seed{'s' * (n > 1)}) | {vs} | trainable params | "
+            f"| method | {self.score} (mean ± std, {n} seed{'s' * (n > 1)}) | {vs} | "
+            "trainable params | "
             "s / step | peak MB |",
             "|---|---|---|---|---|---|",
         ]
@@ -256,7 +259,8 @@ def compare(
         every method. None: the one seed in `train_kwargs` (``seed=``, default 0). Use three or
         more to get intervals.
     baseline : the method the others are compared with, seed by seed (skipped if not run).
-    model_factory : ``model_factory()`` or ``model_factory(seed=...)`` returns ``(model, tokenizer)``;
+    model_factory : ``model_factory()`` or ``model_factory(seed=...)`` returns
+        ``(model, tokenizer)``;
         default: the bundled encoder with as many outputs as the task needs.
     method_options : {method: hyperparameters for prepare}, e.g. ``{"lora": {"r": 8}}``.
     train_options : {method: train() arguments for that method only}, e.g.

@@ -4,7 +4,8 @@ Why a module of its own: every lesson and ``training.py`` need the same three th
 with labels, token ids, and padded batches, and they must work offline on a laptop or in Colab.
 So the project ships its own data in the repository's ``data/`` folder (see ``data/README.md``):
 
-- ``"sentiment"``: binary review sentiment with GLUE SST-2 columns (``sentence``, ``label``, ``idx``),
+- ``"sentiment"``: binary review sentiment with GLUE SST-2 columns (``sentence``, ``label``,
+  ``idx``),
   compositional on purpose (contrast, negation, expectations), so that a frozen encoder with a
   linear head falls clearly short of fine-tuning and methods can be told apart.
 - ``"paraphrase"``: sentence pairs with GLUE MRPC columns (``sentence1``, ``sentence2``, ``label``,
@@ -114,9 +115,9 @@ class Task(Dataset):
     ``construction`` and ``noisy``) stay out of ``task[i]`` but are reachable by :meth:`column`,
     e.g. to score each construction separately.
 
-    ``family`` is the :class:`~loretta_explore.user_tasks.TaskSplits` the split belongs to, when it was made with its
-    siblings (a user's task): the training engine finds the validation and test splits there
-    instead of re-loading the task by name.
+    ``family`` is the :class:`~loretta_explore.user_tasks.TaskSplits` the split belongs to,
+    when it was made with its siblings (a user's task): the training engine finds the
+    validation and test splits there instead of re-loading the task by name.
     """
 
     def __init__(
@@ -296,7 +297,8 @@ def _load_glue(name: str, split: str) -> Task:
         rows = datasets.load_dataset("glue", name, split=split)
     except Exception as err:  # no package, no network, hub error: all mean "not here"
         raise RuntimeError(
-            f"Could not load GLUE {name!r} ({type(err).__name__}: {err}). GLUE needs the `datasets` "
+            f"Could not load GLUE {name!r} ({type(err).__name__}: {err}). "
+            "GLUE needs the `datasets` "
             "package and a network (or a filled Hugging Face cache). The local tasks 'sentiment' "
             "and 'paraphrase' work offline: load_task('sentiment', 'train')."
         ) from err

@@ -65,14 +65,14 @@ class OverfittingCurve(TrainResult):
 
     @property
     def final_gap(self) -> float:
-        """Train minus test score at the end: how much the model memorised beyond what carries over."""
+        """Train minus test score at the end: what the model memorised beyond what carries over."""
         return (
             self.points[-1][f"train_{self.metric}"] - self.final_test if self.points else math.nan
         )
 
     @property
     def eval_loss_rise(self) -> float:
-        """Final validation loss minus its lowest value: 0 when it never rose (the paper's claim)."""
+        """Final validation loss minus its lowest value: 0 if it never rose (the paper's claim)."""
         losses = [p["eval_loss"] for p in self.points]
         return losses[-1] - min(losses) if losses else math.nan
 

@@ -345,7 +345,8 @@ def train(
         result.stopped = f"non-finite {what} ({value}) at step {step}"
         return TrainingDiverged(
             f"Training stopped: {result.stopped}. The model is back at its parameters after step "
-            f"{result.steps} (the last whose loss and gradient were finite); the history so far is in "
+            f"{result.steps} (the last whose loss and gradient were finite); the history so far "
+            "is in "
             "err.result. Usual causes: a learning rate too large (try 10x smaller), NaN/inf in the "
             "inputs or parameters, or fp16 overflow (try mixed_precision='bf16' or None).",
             result,

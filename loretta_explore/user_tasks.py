@@ -267,7 +267,7 @@ def _split_sizes(size: float | int, n: int, what: str) -> int:
 def _stratified_take(
     ids: list, indices: list[int], count: int, rng: random.Random, stratify: bool
 ) -> tuple[list[int], list[int]]:
-    """Take `count` of `indices` for a held-out split, each class in its share (largest remainders)."""
+    """`count` of `indices` for a held-out split, each class in its share (largest remainders)."""
     if not stratify:
         shuffled = rng.sample(indices, len(indices))
         return sorted(shuffled[count:]), sorted(shuffled[:count])

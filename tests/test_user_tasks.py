@@ -1,4 +1,4 @@
-"""Bring your own data: lx.task_from on every input form, its splits, its errors, and training on it."""
+"""Bring your own data: lx.task_from on every input form, its splits and errors, training on it."""
 
 from __future__ import annotations
 
