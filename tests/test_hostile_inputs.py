@@ -119,7 +119,6 @@ KNOWN_FAILING: set[str] = {
     # prepare
     # -- data/training: data.py, the training module (34)
     # load_task
-    "task-corrupt-line",
     "task-line-not-object",
     "task-line-missing-label",
     "task-string-labels",
@@ -128,32 +127,9 @@ KNOWN_FAILING: set[str] = {
     "loader-max-length-zero",
     "loader-task-string",
     "loader-no-tokenizer",
-    "loader-string-labels",
     "loader-float-labels",
     # train
-    "train-max-steps-zero",
-    "train-max-steps-negative",
-    "train-max-steps-float",
-    "train-epochs-zero",
-    "train-epochs-negative",
-    "train-epochs-nan",
-    "train-eval-examples-zero",
-    "train-eval-examples-negative",
-    "train-log-every-zero",
-    "train-eval-every-negative",
-    "train-warmup-above-one",
-    "train-warmup-negative",
-    "train-max-length-zero",
-    "train-lr-inf",
-    "train-lr-nan",
-    "train-lr-huge-diverges",
-    "train-nan-cores",
-    "train-labels-out-of-range",
-    "train-labels-negative",
-    "train-string-labels",
     "train-empty-train-file",
-    "train-corrupt-validation",
-    "train-device-cuda-absent",
     "train-causal-on-sentiment",
     # -- CLI/widgets/checks: __main__.py, widgets.py, checks (7)
     # cli
