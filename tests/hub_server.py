@@ -56,8 +56,13 @@ def _handler(hub: Hub):
         def log_message(self, *args):  # quiet
             pass
 
-        def _send(self, status: int, body: bytes = b"", headers: dict | None = None,
-                  error: str | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            headers: dict | None = None,
+            error: str | None = None,
+        ) -> None:
             self.send_response(status)
             for key, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
                 self.send_header(key, value)
@@ -68,8 +73,9 @@ def _handler(hub: Hub):
                 self.wfile.write(body)
 
         def _json(self, status: int, payload, error: str | None = None) -> None:
-            self._send(status, json.dumps(payload).encode(),
-                       {"Content-Type": "application/json"}, error)
+            self._send(
+                status, json.dumps(payload).encode(), {"Content-Type": "application/json"}, error
+            )
 
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -81,11 +87,19 @@ def _handler(hub: Hub):
                 body = json.loads(self._body())
                 repo_id = "/".join(p for p in (body.get("organization"), body["name"]) if p)
                 if repo_id in hub.repos:
-                    return self._json(409, {"error": "You already created this model repo",
-                                            "url": f"{hub.url}/{repo_id}"})
+                    return self._json(
+                        409,
+                        {
+                            "error": "You already created this model repo",
+                            "url": f"{hub.url}/{repo_id}",
+                        },
+                    )
                 empty = hashlib.sha1(repo_id.encode()).hexdigest()
-                hub.repos[repo_id] = {"refs": {"main": empty}, "commits": {empty: {}},
-                                      "private": body.get("visibility") == "private"}
+                hub.repos[repo_id] = {
+                    "refs": {"main": empty},
+                    "commits": {empty: {}},
+                    "private": body.get("visibility") == "private",
+                }
                 return self._json(200, {"url": f"{hub.url}/{repo_id}"})
             if self.command == "POST" and path == "/api/validate-yaml":
                 content = json.loads(self._body())["content"]
@@ -111,9 +125,15 @@ def _handler(hub: Hub):
                     return self._json(404, {"error": "Revision not found"}, "RevisionNotFound")
                 if action == "preupload":
                     files = json.loads(body)["files"]
-                    return self._json(200, {"files": [
-                        {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                        for f in files]})
+                    return self._json(
+                        200,
+                        {
+                            "files": [
+                                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                for f in files
+                            ]
+                        },
+                    )
                 changes = {}
                 for line in body.decode().splitlines():
                     item = json.loads(line)
@@ -122,8 +142,14 @@ def _handler(hub: Hub):
                     elif item["key"] != "header":
                         return self._json(400, {"error": f"unsupported {item['key']}"})
                 sha = hub.commit(repo_id, revision, changes)
-                return self._json(200, {"commitUrl": f"{hub.url}/{repo_id}/commit/{sha}",
-                                        "commitOid": sha, "pullRequestUrl": None})
+                return self._json(
+                    200,
+                    {
+                        "commitUrl": f"{hub.url}/{repo_id}/commit/{sha}",
+                        "commitOid": sha,
+                        "pullRequestUrl": None,
+                    },
+                )
             resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
             if self.command in ("GET", "HEAD") and resolve:
                 repo_id, revision, filename = resolve.groups()
@@ -137,8 +163,15 @@ def _handler(hub: Hub):
                 if data is None:
                     return self._json(404, {"error": "Entry not found"}, "EntryNotFound")
                 etag = hashlib.sha256(data).hexdigest()
-                return self._send(200, data, {"X-Repo-Commit": sha, "ETag": f'"{etag}"',
-                                              "Content-Type": "application/octet-stream"})
+                return self._send(
+                    200,
+                    data,
+                    {
+                        "X-Repo-Commit": sha,
+                        "ETag": f'"{etag}"',
+                        "Content-Type": "application/octet-stream",
+                    },
+                )
             return self._json(404, {"error": f"no such endpoint {self.command} {path}"})
 
         do_GET = do_HEAD = do_POST = _route

@@ -35,14 +35,20 @@ def logits(model, arch="bert"):
 
 
 def snapshot(model):
-    return ([(n, id(m)) for n, m in model.named_modules()],
-            {n: t.clone() for n, t in model.state_dict().items()},
-            {n: p.requires_grad for n, p in model.named_parameters()})
+    return (
+        [(n, id(m)) for n, m in model.named_modules()],
+        {n: t.clone() for n, t in model.state_dict().items()},
+        {n: p.requires_grad for n, p in model.named_parameters()},
+    )
 
 
 def same(a, b):
-    return a[0] == b[0] and a[2] == b[2] and a[1].keys() == b[1].keys() and all(
-        torch.equal(a[1][k], b[1][k]) for k in a[1])
+    return (
+        a[0] == b[0]
+        and a[2] == b[2]
+        and a[1].keys() == b[1].keys()
+        and all(torch.equal(a[1][k], b[1][k]) for k in a[1])
+    )
 
 
 def edit_config(folder, change):
@@ -55,6 +61,7 @@ def edit_config(folder, change):
 @pytest.fixture
 def no_build(monkeypatch):
     """Fail the test if the LoRETTA layout is built: these files must be refused before."""
+
     def boom(*args, **kwargs):
         raise AssertionError("the layout was built before the file was refused")
 
@@ -70,7 +77,8 @@ def test_folder_is_the_kits_own_format_and_records_base_and_version(tmp_path):
     assert doc["base_model_name_or_path"] == "someone/tiny-bert"
     assert doc["trainable_params"] == model.num_trainable()
     assert doc["config"]["target_modules"] == [  # exact names, never patterns
-        f"bert.encoder.layer.{i}.attention.self.{m}" for i in (0, 1) for m in ("query", "value")]
+        f"bert.encoder.layer.{i}.attention.self.{m}" for i in (0, 1) for m in ("query", "value")
+    ]
     note = json.loads((tmp_path / "adapter_config.json").read_text())
     assert note["peft_type"].startswith("LORETTA_EXPLORE (not a PEFT adapter)")
     saved = load_file(str(tmp_path / "loretta_adapter.safetensors"))
@@ -90,12 +98,19 @@ def test_a_folder_of_an_earlier_kit_still_loads(tmp_path, method, extra):
     model.save_pretrained(tmp_path / "new")
     config = json.loads((tmp_path / "new" / "loretta_config.json").read_text())["config"]
     old = {k: v for k, v in config.items() if k != "scale_by"}
-    old.update(target_modules=None, tt_shapes="paper", base_model_class="BertForSequenceClassification",
-               model_type="bert", **({"extra": {}} if extra else {}))
+    old.update(
+        target_modules=None,
+        tt_shapes="paper",
+        base_model_class="BertForSequenceClassification",
+        model_type="bert",
+        **({"extra": {}} if extra else {}),
+    )
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "adapter_config.json").write_text(json.dumps(old, indent=2))
-    shutil.copy(tmp_path / "new" / "loretta_adapter.safetensors",
-                tmp_path / "old" / "adapter_model.safetensors")
+    shutil.copy(
+        tmp_path / "new" / "loretta_adapter.safetensors",
+        tmp_path / "old" / "adapter_model.safetensors",
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = lx.LorettaModel.from_pretrained(tiny_model("bert"), tmp_path / "old")
@@ -111,8 +126,10 @@ def test_an_old_folder_without_alpha_is_refused(tmp_path, no_build):
     del old["alpha"], old["scale_by"]
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "adapter_config.json").write_text(json.dumps(old))
-    shutil.copy(tmp_path / "new" / "loretta_adapter.safetensors",
-                tmp_path / "old" / "adapter_model.safetensors")
+    shutil.copy(
+        tmp_path / "new" / "loretta_adapter.safetensors",
+        tmp_path / "old" / "adapter_model.safetensors",
+    )
     with pytest.raises(ValueError, match=r"does not say \['alpha'\].*never guessed"):
         lx.LorettaModel.from_pretrained(tiny_model("bert"), tmp_path / "old")
 
@@ -152,13 +169,18 @@ def test_a_bad_config_is_refused_before_anything_is_built(tmp_path, no_build, ch
     assert same(snapshot(base), before)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[1, 2]", "must hold a JSON object, got list"),
-    ("{'method': 'rep'}", "is not valid JSON"),
-    ('{"format": "loretta_explore.adapter", "format_version": 1, "config": {"alpha": NaN}}',
-     "NaN is not JSON"),
-    ("\xff\xfe", "is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2]", "must hold a JSON object, got list"),
+        ("{'method': 'rep'}", "is not valid JSON"),
+        (
+            '{"format": "loretta_explore.adapter", "format_version": 1, "config": {"alpha": NaN}}',
+            "NaN is not JSON",
+        ),
+        ("\xff\xfe", "is not valid JSON"),
+    ],
+)
 def test_a_config_that_is_not_json_is_refused(tmp_path, no_build, text, message):
     adapted().save_pretrained(tmp_path)
     (tmp_path / "loretta_config.json").write_bytes(text.encode("latin-1"))
@@ -192,13 +214,16 @@ def test_failed_loads_leave_the_model_as_it_was_and_a_good_folder_then_loads(tmp
     other = tiny_model("bert", num_labels=3)
     torch.manual_seed(1)
     lx.get_loretta_model(other, lx.LorettaConfig(method="adp", **SMALL)).save_pretrained(
-        tmp_path / "mismatched")
+        tmp_path / "mismatched"
+    )
     base = tiny_model("bert")
     base.bert.encoder.layer[0].output.dense.weight.requires_grad_(False)  # the user's own choice
     before = snapshot(base)
-    for folder, message in [(truncated, "not a readable safetensors file.*truncated"),
-                            (bad_field, "activation must be one of"),
-                            (tmp_path / "mismatched", r"classifier\.weight: saved \(3, 32\)")]:
+    for folder, message in [
+        (truncated, "not a readable safetensors file.*truncated"),
+        (bad_field, "activation must be one of"),
+        (tmp_path / "mismatched", r"classifier\.weight: saved \(3, 32\)"),
+    ]:
         with pytest.raises(ValueError, match=message):
             lx.LorettaModel.from_pretrained(base, folder)
         assert same(snapshot(base), before), folder.name
@@ -234,10 +259,12 @@ def test_a_kit_folder_handed_to_peft_or_transformers_says_how_to_load_it(tmp_pat
 
     adapted().save_pretrained(tmp_path)
     folder = str(tmp_path)
-    for attempt in (lambda: PeftConfig.from_pretrained(folder),
-                    lambda: PeftModel.from_pretrained(tiny_model("bert"), folder),
-                    lambda: AutoPeftModelForSequenceClassification.from_pretrained(folder),
-                    lambda: tiny_model("bert").load_adapter(folder)):
+    for attempt in (
+        lambda: PeftConfig.from_pretrained(folder),
+        lambda: PeftModel.from_pretrained(tiny_model("bert"), folder),
+        lambda: AutoPeftModelForSequenceClassification.from_pretrained(folder),
+        lambda: tiny_model("bert").load_adapter(folder),
+    ):
         with pytest.raises(Exception) as caught:  # PEFT raises a KeyError naming the peft_type
             attempt()
         assert "not a PEFT adapter" in str(caught.value)

@@ -20,8 +20,11 @@ def hub(monkeypatch):
 
     with Hub() as server:
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(
+            constants,
+            "HUGGINGFACE_CO_URL_TEMPLATE",
+            server.url + "/{repo_id}/resolve/{revision}/{filename}",
+        )
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         yield server
 
@@ -54,17 +57,25 @@ def test_push_uploads_only_the_adapter_and_a_card_and_loads_back(hub, tmp_path):
     base_bytes = sum(t.numel() * t.element_size() for t in model.base_model.state_dict().values())
     assert sum(map(len, files.values())) < base_bytes / 4
     assert hub.repos["me/tiny-loretta"]["private"]
-    repo_calls = [auth for _, path, auth in hub.log if path.startswith(("/api/repos", "/api/models"))]
+    repo_calls = [
+        auth for _, path, auth in hub.log if path.startswith(("/api/repos", "/api/models"))
+    ]
     assert len(repo_calls) == 3 and set(repo_calls) == {"Bearer hf_test"}  # the token went along
     card = files["README.md"].decode()
-    for said in ("base_model: someone/tiny-bert", "library_name: loretta_explore", "LoRETTA_rep",
-                 f"**{model.num_trained():,} trained numbers**", "| alpha | `16.0` |",
-                 'lx.LorettaModel.from_pretrained(base, "me/tiny-loretta")',
-                 'BertForSequenceClassification.from_pretrained("someone/tiny-bert", num_labels=2)'):
+    for said in (
+        "base_model: someone/tiny-bert",
+        "library_name: loretta_explore",
+        "LoRETTA_rep",
+        f"**{model.num_trained():,} trained numbers**",
+        "| alpha | `16.0` |",
+        'lx.LorettaModel.from_pretrained(base, "me/tiny-loretta")',
+        'BertForSequenceClassification.from_pretrained("someone/tiny-bert", num_labels=2)',
+    ):
         assert said in card, said
     hub.log.clear()
-    loaded = lx.LorettaModel.from_pretrained(tiny_model("bert"), "me/tiny-loretta",
-                                             token="hf_test", cache_dir=tmp_path / "cache")
+    loaded = lx.LorettaModel.from_pretrained(
+        tiny_model("bert"), "me/tiny-loretta", token="hf_test", cache_dir=tmp_path / "cache"
+    )
     assert torch.allclose(logits(loaded), logits(model), atol=1e-6)
     fetched = {path.rsplit("/", 1)[-1] for method, path, _ in hub.log if method == "GET"}
     assert fetched == {"loretta_config.json", "loretta_adapter.safetensors"}  # nothing else
@@ -77,9 +88,12 @@ def test_revisions_and_the_offline_cache(hub, tmp_path, monkeypatch):
     first.push_to_hub("me/tiny-loretta")
     second.push_to_hub("me/tiny-loretta", revision="v2", commit_message="second try")
     cache = tmp_path / "cache"
-    on_main = lx.LorettaModel.from_pretrained(tiny_model("bert"), "me/tiny-loretta", cache_dir=cache)
-    on_v2 = lx.LorettaModel.from_pretrained(tiny_model("bert"), "me/tiny-loretta", revision="v2",
-                                            cache_dir=cache)
+    on_main = lx.LorettaModel.from_pretrained(
+        tiny_model("bert"), "me/tiny-loretta", cache_dir=cache
+    )
+    on_v2 = lx.LorettaModel.from_pretrained(
+        tiny_model("bert"), "me/tiny-loretta", revision="v2", cache_dir=cache
+    )
     assert torch.allclose(logits(on_main), logits(first), atol=1e-6)
     assert torch.allclose(logits(on_v2), logits(second), atol=1e-6)
     assert not torch.allclose(logits(on_main), logits(on_v2), atol=1e-4)
