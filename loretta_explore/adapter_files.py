@@ -38,6 +38,7 @@ from .adapter_schema import (
     read_json,
 )
 from .layers import LorettaRepLinear, TTLinear
+from .loretta_model import clean_name
 
 __all__ = [
     "ADAPTER_FILES",
@@ -74,11 +75,13 @@ def adapter_document(model) -> dict:
     config = asdict(model.loretta_config)
     if config["method"] == "rep":
         config["target_modules"] = [
-            n for n, m in base.named_modules() if isinstance(m, LorettaRepLinear)
+            clean_name(n) for n, m in base.named_modules() if isinstance(m, LorettaRepLinear)
         ]
     else:
         config["target_modules"] = {
-            n: m.position for n, m in base.named_modules() if isinstance(m, AdapterAround)
+            clean_name(n): m.position
+            for n, m in base.named_modules()
+            if isinstance(m, AdapterAround)
         }
     shapes: dict[str, set] = {}
     for m in base.modules():

@@ -49,6 +49,20 @@ NOT_FOR_LORETTA = (
 )
 
 
+#: names wrappers insert into parameter names (FSDP units, activation checkpointing, compile)
+_WRAPPER_PARTS = re.compile(r"(?:_fsdp_wrapped_module|_checkpoint_wrapped_module|_orig_mod)\.")
+
+
+def clean_name(name: str) -> str:
+    """A parameter or module name as it was before FSDP/checkpointing/compile wrapped a part."""
+    return _WRAPPER_PARTS.sub("", name)
+
+
+def _parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """named_parameters under the names the model had when it was adapted (wrappers removed)."""
+    return {clean_name(n): p for n, p in model.named_parameters()}
+
+
 def _remember_prefix(module, state_dict, prefix, *args) -> None:
     """load_state_dict pre-hook: where this LorettaModel sits in the dict being loaded."""
     module.__dict__["_load_prefix"] = prefix
@@ -160,7 +174,7 @@ class LorettaModel(nn.Module):
         The set is fixed when the model is made, so a model loaded with ``is_trainable=False``
         (everything frozen) still saves its whole adapter.
         """
-        params = dict(self.base_model.named_parameters())
+        params = _parameters(self.base_model)
         return {n: params[n] for n in self._saved_names}
 
     def num_trainable(self) -> int:
@@ -168,7 +182,7 @@ class LorettaModel(nn.Module):
 
     def num_trained(self) -> int:
         """Numbers the adapter trains (its trainable count when made, whatever is frozen now)."""
-        params = dict(self.base_model.named_parameters())
+        params = _parameters(self.base_model)
         return sum(params[n].numel() for n in self._trained_names)
 
     # -- state_dict: the adapter, so that Trainer checkpoints are adapter-sized -------------
