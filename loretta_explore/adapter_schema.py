@@ -139,15 +139,9 @@ def check_fields(settings: dict, where: str, legacy: bool) -> LorettaConfig:
             f"Was it written by a newer loretta_explore?"
         )
     settings = dict(settings)
-    if legacy and "scale_by" not in settings and settings.get("method") == "rep":
-        warnings.warn(
-            f"{where} was saved before the rep scale became alpha / bottleneck: it was "
-            f"trained with alpha / tt_rank and loads with that scale "
-            f"(scale_by='tt_rank')",
-            stacklevel=4,
-        )
-        settings["scale_by"] = "tt_rank"
-    settings.setdefault("scale_by", None if settings.get("method") == "rep" else "bottleneck")
+    old_scale = legacy and "scale_by" not in settings and settings.get("method") == "rep"
+    if old_scale or settings.get("method") == "adp":
+        settings.setdefault("scale_by", "tt_rank" if old_scale else "bottleneck")
     missing = sorted(
         n for n in known if settings.get(n) is None and not (legacy and n == "target_modules")
     )
@@ -156,6 +150,12 @@ def check_fields(settings: dict, where: str, legacy: bool) -> LorettaConfig:
             f"{where} does not say {missing}: these change what the adapter computes, "
             f"so they are never guessed. Save the adapter again with "
             f"model.save_pretrained(folder)"
+        )
+    if old_scale:  # said only once the file is known to be complete
+        warnings.warn(
+            f"{where} was saved before the rep scale became alpha / bottleneck: it was "
+            f"trained with alpha / tt_rank and loads with that scale (scale_by='tt_rank')",
+            stacklevel=5,
         )
     for name, value in settings.items():
         if value is None:

@@ -44,8 +44,6 @@ NOT_FOR_LORETTA = (
     "delete_adapter",
     "get_adapter_state_dict",
     "enable_peft_hotswap",
-    "add_model_tags",
-    "save_pretrained_distributed",
 )
 
 
