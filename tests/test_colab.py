@@ -319,7 +319,9 @@ def test_lessons_run_in_a_simulated_colab(tmp_path, record_property):
     began = time.perf_counter()
     venv, content = tmp_path / "colab-venv", tmp_path / "content"
     content.mkdir()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # --upgrade-deps: a current pip, as Colab has (the pip 23.2 that Python 3.11.7's venv bundles
+    # rejects `name @ git+file:///...` requirements)
+    subprocess.run([sys.executable, "-m", "venv", "--upgrade-deps", str(venv)], check=True)
     python = venv / "bin" / "python"
     env = {
         k: v
@@ -370,7 +372,15 @@ def test_lessons_run_in_a_simulated_colab(tmp_path, record_property):
         assert out.returncode == 0, out.stderr[-3000:]
         result = json.loads(out.stdout.strip().splitlines()[-1])
         timings[rel], results[rel] = result["seconds"], nbformat.read(target, as_version=4)
-        assert result["error"] is None, f"{rel} failed in the simulated Colab:\n{result['error']}"
+        failed = [
+            _outputs_text(c)
+            for c in results[rel].cells
+            if c.cell_type == "code"
+            and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        ]
+        assert result["error"] is None, (
+            f"{rel} failed in the simulated Colab:\n{failed}\n{result['error']}"
+        )
         errors = [
             c
             for c in results[rel].cells
