@@ -28,7 +28,7 @@ def _python(code: str, timeout: int = 600) -> dict:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    prelude = "import json, sys\n"
+    prelude = f"import json, sys\nHEAVY = {HEAVY!r}\n"
     helper = textwrap.dedent("""
         def loaded(*prefixes):
             return sorted(m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in prefixes))
@@ -56,9 +56,8 @@ def test_import_pulls_in_no_model_classes_plots_widgets_or_peft():
     result = _python(
         """
         import loretta_explore
-        print(json.dumps({"heavy": loaded(*%r), "torch": loaded("torch")[:3]}))
+        print(json.dumps({"heavy": loaded(*HEAVY), "torch": loaded("torch")[:3]}))
     """
-        % (HEAVY,)
     )
     assert result["heavy"] == [], f"`import loretta_explore` imported {result['heavy'][:10]}"
     assert result["torch"] == [], (
@@ -73,9 +72,8 @@ def test_the_check_sees_heavy_modules_once_they_are_used():
         """
         import loretta_explore as lx
         lx.plots.tt_diagram
-        print(json.dumps({"heavy": loaded(*%r)}))
+        print(json.dumps({"heavy": loaded(*HEAVY)}))
     """
-        % (HEAVY,)
     )
     assert "matplotlib" in result["heavy"]
 
@@ -91,9 +89,8 @@ def test_the_budget_command_needs_no_transformers():
                 runpy.run_module("loretta_explore", run_name="__main__")
             except SystemExit as stop:
                 assert not stop.code, stop.code
-        print(json.dumps({"heavy": loaded("transformers", *%r), "out": out.getvalue()}))
+        print(json.dumps({"heavy": loaded("transformers", *HEAVY), "out": out.getvalue()}))
     """
-        % (HEAVY,)
     )
     assert result["heavy"] == [], f"the budget command imported {result['heavy'][:10]}"
     assert "loretta_rep" in result["out"] and "507,904" in result["out"]
@@ -141,3 +138,37 @@ def test_every_public_name_resolves():
     assert result["not_listed"] == [] and result["wrong_home"] == [] and result["submodules"] == []
     assert result["unknown"] == "module 'loretta_explore' has no attribute 'no_such_name'"
     assert result["count"] >= 30
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional packages name the extra that provides them
+# ---------------------------------------------------------------------------------------------
+
+
+def test_require_returns_the_module_when_installed():
+    from loretta_explore._optional import require
+
+    assert require("json", purpose="x").dumps([1]) == "[1]"
+    assert require("os", purpose="x", module="os.path").__name__ == "posixpath"
+
+
+def test_require_names_the_package_and_the_extra():
+    from loretta_explore._optional import require
+
+    with pytest.raises(ImportError) as err:
+        require("no_such_package_h7", "notebooks", "lx.plots (the kit's figures)")
+    assert str(err.value) == (
+        "lx.plots (the kit's figures) needs the `no_such_package_h7` package: "
+        "pip install 'loretta_explore[notebooks]' (or pip install no_such_package_h7)"
+    )
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_require_keeps_the_error_of_an_installed_but_broken_package(tmp_path, monkeypatch):
+    from loretta_explore._optional import require
+
+    (tmp_path / "broken_h7").mkdir()
+    (tmp_path / "broken_h7" / "__init__.py").write_text("import no_such_dependency_h7\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency_h7"):
+        require("broken_h7", purpose="x")
