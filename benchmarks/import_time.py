@@ -31,8 +31,16 @@ CASES: dict[str, list[str]] = {
     "python, nothing imported": ["-c", "pass"],
     BASELINE: ["-c", "import torch"],
     "import loretta_explore": ["-c", "import loretta_explore"],
-    "import loretta_explore; lx.tt_svd (first use)": ["-c", "import loretta_explore as lx; lx.tt_svd"],
-    "python -m loretta_explore budget llama-2-7b": ["-m", "loretta_explore", "budget", "llama-2-7b"],
+    "import loretta_explore; lx.tt_svd (first use)": [
+        "-c",
+        "import loretta_explore as lx; lx.tt_svd",
+    ],
+    "python -m loretta_explore budget llama-2-7b": [
+        "-m",
+        "loretta_explore",
+        "budget",
+        "llama-2-7b",
+    ],
 }
 #: name -> the aim for its ratio to BASELINE
 AIMS = {"import loretta_explore": 1.5, "python -m loretta_explore budget llama-2-7b": 1.5}
@@ -50,9 +58,11 @@ def run(rounds: int = 5, python: str = sys.executable) -> dict:
     def contender(name: str):
         def call() -> None:
             start = time.perf_counter()
-            subprocess.run([python, *CASES[name]], env=env, cwd=REPO, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [python, *CASES[name]], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL
+            )
             times[name].append(time.perf_counter() - start)
+
         return call
 
     interleaved_medians({name: contender(name) for name in CASES}, repeats=rounds, warmup=1)
@@ -61,12 +71,24 @@ def run(rounds: int = 5, python: str = sys.executable) -> dict:
     for name, values in timed.items():
         ratios = [v / b for v, b in zip(values, timed[BASELINE])]
         aim = AIMS.get(name)
-        rows.append(dict(case=name, median_s=statistics.median(values), min_s=min(values),
-                         max_s=max(values), ratio=statistics.median(ratios), ratio_min=min(ratios),
-                         ratio_max=max(ratios), aim=aim,
-                         met=None if aim is None else statistics.median(ratios) <= aim))
-    return {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": rounds,
-            "rows": rows}
+        rows.append(
+            dict(
+                case=name,
+                median_s=statistics.median(values),
+                min_s=min(values),
+                max_s=max(values),
+                ratio=statistics.median(ratios),
+                ratio_min=min(ratios),
+                ratio_max=max(ratios),
+                aim=aim,
+                met=None if aim is None else statistics.median(ratios) <= aim,
+            )
+        )
+    return {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "rounds": rounds,
+        "rows": rows,
+    }
 
 
 def verdict(row: dict) -> str:
@@ -76,26 +98,46 @@ def verdict(row: dict) -> str:
 
 
 def markdown(raw: dict) -> str:
-    lines = [f"Measured {raw['measured']}, {raw['rounds']} rounds; spread = lowest and highest round.",
-             "", f"| command | median | spread | / {BASELINE} (median) | spread | aim |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured {raw['measured']}, {raw['rounds']} rounds; spread = lowest and highest round.",
+        "",
+        f"| command | median | spread | / {BASELINE} (median) | spread | aim |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in raw["rows"]:
-        lines.append(f"| `{r['case']}` | {r['median_s']:.2f} s | {r['min_s']:.2f}-{r['max_s']:.2f} s | "
-                     f"{r['ratio']:.2f} | {r['ratio_min']:.2f}-{r['ratio_max']:.2f} | {verdict(r)} |")
+        lines.append(
+            f"| `{r['case']}` | {r['median_s']:.2f} s | {r['min_s']:.2f}-{r['max_s']:.2f} s | "
+            f"{r['ratio']:.2f} | {r['ratio_min']:.2f}-{r['ratio_max']:.2f} | {verdict(r)} |"
+        )
     return "\n".join(lines)
 
 
 def aims_line(raw: dict) -> str:
     """One line for RESULTS.md's list of aims."""
-    parts = [f"`{r['case']}` {r['ratio']:.2f}x ({'met' if r['met'] else 'MISSED'})"
-             for r in raw["rows"] if r["aim"] is not None]
-    return f"- Start-up, ratio to `{BASELINE}` in a fresh interpreter (aim <= 1.5): " + "; ".join(parts) + "."
+    parts = [
+        f"`{r['case']}` {r['ratio']:.2f}x ({'met' if r['met'] else 'MISSED'})"
+        for r in raw["rows"]
+        if r["aim"] is not None
+    ]
+    return (
+        f"- Start-up, ratio to `{BASELINE}` in a fresh interpreter (aim <= 1.5): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
-def heaviest_imports(args: list[str], top: int = 15, python: str = sys.executable) -> list[tuple[float, str]]:
+def heaviest_imports(
+    args: list[str], top: int = 15, python: str = sys.executable
+) -> list[tuple[float, str]]:
     """The modules with the largest cumulative import time (seconds) for ``python -X importtime args``."""
-    out = subprocess.run([python, "-X", "importtime", *args], env=_env(), cwd=REPO, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [python, "-X", "importtime", *args],
+        env=_env(),
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     rows = []
     for line in out.stderr.splitlines():
         parts = line.split("|")
@@ -109,7 +151,9 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--why", action="store_true", help="also list the slowest imports of each aim")
+    parser.add_argument(
+        "--why", action="store_true", help="also list the slowest imports of each aim"
+    )
     args = parser.parse_args()
     result = run(args.rounds)
     print(markdown(result))

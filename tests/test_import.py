@@ -172,3 +172,37 @@ def test_require_keeps_the_error_of_an_installed_but_broken_package(tmp_path, mo
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ModuleNotFoundError, match="no_such_dependency_h7"):
         require("broken_h7", purpose="x")
+
+
+def test_the_import_benchmark_judges_its_aims():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import import_time
+
+    def row(case, ratio, aim):
+        return dict(
+            case=case,
+            median_s=ratio,
+            min_s=ratio,
+            max_s=ratio,
+            ratio=ratio,
+            ratio_min=ratio,
+            ratio_max=ratio,
+            aim=aim,
+            met=None if aim is None else ratio <= aim,
+        )
+
+    raw = {
+        "measured": "2026-01-01",
+        "rounds": 3,
+        "rows": [
+            row("import torch", 1.0, None),
+            row("import loretta_explore", 1.6, 1.5),
+            row("python -m loretta_explore budget llama-2-7b", 1.2, 1.5),
+        ],
+    }
+    text = import_time.markdown(raw)
+    assert "| `import loretta_explore` | 1.60 s |" in text and "<= 1.5: **missed**" in text
+    assert "<= 1.5: met" in text
+    line = import_time.aims_line(raw)
+    assert "`import loretta_explore` 1.60x (MISSED)" in line and "1.20x (met)" in line
+    assert "import torch`" not in line.split(":", 1)[1]
