@@ -7,10 +7,12 @@ repository (it stops with plain words, before pip). They run the cell in IPython
 for ``%pip`` that records what it was asked.
 
 The slow test is the README's "In Colab" section done for real: a fresh virtualenv with torch
-2.13.0 and the notebook front end (ipykernel, nbclient, nbformat) stands for a Colab runtime;
+2.13.0, transformers 4.57.1 and the notebook front end (ipykernel, nbclient, nbformat) stands for
+a Colab runtime;
 lesson 00 and exercise 1 are copied out of the repository and their first cell is pointed at a
 ``git+file://`` URL of this checkout's committed HEAD; both run with nbclient in quick mode, lesson
-00 first (its first cell installs the kit), and ``pip list`` must show the same torch afterwards.
+00 first (its first cell installs the kit), and ``pip list`` must show the same torch and
+transformers afterwards.
 Its packages come from the package index through pip's own cache (~/.cache/pip), so a second
 run downloads nothing.
 """
@@ -96,7 +98,7 @@ def test_setup_cell_installs_the_notebooks_extra_and_never_torch(url):
     )
     compile(transform(cell), "<setup cell>", "exec")  # valid IPython
     installs = [line.strip() for line in cell.splitlines() if line.strip().startswith("%pip")]
-    assert installs == ['%pip install -q "{KIT}"']
+    assert installs == ['%pip install -q "{KIT}"{KEEP}']
     assert not any(
         "torch" in line for line in cell.splitlines() if "%pip" in line or line.startswith("KIT")
     )
@@ -199,10 +201,10 @@ _RUNNER = textwrap.dedent("""
 """)
 
 
-def _run_cell(tmp_path, url, cwd, importable=False) -> dict:
+def _run_cell(tmp_path, url, cwd, importable=False, floors=None) -> dict:
     pytest.importorskip("IPython")
     source = tmp_path / "cell.ipy"
-    source.write_text(sync_notebooks.setup_cell(url))
+    source.write_text(sync_notebooks.setup_cell(url, floors))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
         [sys.executable, "-c", _RUNNER, str(source), "1" if importable else "0"],
@@ -222,19 +224,43 @@ def test_where_the_kit_is_importable_the_cell_does_nothing(tmp_path, url):
     assert result == {"calls": [], "error": None, "lx": True}
 
 
-def test_in_colab_it_installs_from_the_repository(tmp_path):
+def _pins() -> str:
+    """What the cell adds to pip's command line here: this environment's torch and transformers."""
+    from importlib.metadata import version
+
+    return f' "torch=={version("torch")}" "transformers=={version("transformers")}"'
+
+
+def test_in_colab_it_installs_from_the_repository_keeping_torch_and_transformers(tmp_path):
     result = _run_cell(tmp_path, URL, cwd=tmp_path)
     assert result == {
-        "calls": [f'install -q "loretta_explore[notebooks] @ git+{URL}"'],
+        "calls": [f'install -q "loretta_explore[notebooks] @ git+{URL}"{_pins()}'],
         "error": None,
         "lx": True,
     }
 
 
+def test_it_pins_only_what_is_installed_and_new_enough(tmp_path):
+    from importlib.metadata import version
+
+    floors = {"torch": (2, 1), "transformers": (99, 0), "no_such_package_h7": (0, 0)}
+    result = _run_cell(tmp_path, URL, cwd=tmp_path, floors=floors)
+    spec = f"loretta_explore[notebooks] @ git+{URL}"
+    assert result["calls"] == [f'install -q "{spec}" "torch=={version("torch")}"']
+
+
+def test_the_floors_come_from_pyproject():
+    assert sync_notebooks.read_floors() == {"torch": (2, 1), "transformers": (4, 40)}
+
+
 @pytest.mark.parametrize("url", [URL, None])
 def test_in_a_fresh_kernel_inside_a_clone_it_installs_that_clone(tmp_path, url):
     result = _run_cell(tmp_path, url, cwd=REPO / "notebooks" / "exercises")
-    assert result == {"calls": [f'install -q "{REPO}[notebooks]"'], "error": None, "lx": True}
+    assert result == {
+        "calls": [f'install -q "{REPO}[notebooks]"{_pins()}'],
+        "error": None,
+        "lx": True,
+    }
 
 
 def test_without_a_repository_url_it_says_what_to_do_before_pip(tmp_path):
@@ -250,7 +276,11 @@ def test_without_a_repository_url_it_says_what_to_do_before_pip(tmp_path):
 # The simulated Colab
 # ---------------------------------------------------------------------------------------------
 
-PREINSTALLED = ["torch==2.13.0", "ipykernel", "nbclient", "nbformat"]
+# Colab's runtime comes with torch and a transformers 4.x; the kit's range allows 4.40 and later,
+# and the newest releases of its new dependencies (sentence-transformers, datasets) would pull
+# transformers 5 if the setup cell did not pin what is installed
+PREINSTALLED = ["torch==2.13.0", "transformers==4.57.1", "ipykernel", "nbclient", "nbformat"]
+KEPT = ("torch", "transformers")
 COLAB_NOTEBOOKS = ["notebooks/00_quickstart.ipynb", "notebooks/exercises/ex1_tt_svd.ipynb"]
 
 _EXECUTE = textwrap.dedent("""
@@ -394,9 +424,8 @@ def test_lessons_run_in_a_simulated_colab(tmp_path, record_property):
     assert "loretta-explore" in after, "lesson 00's first cell did not install the kit"
     first_ex1 = next(c for c in results[COLAB_NOTEBOOKS[1]].cells if c.cell_type == "code")
     assert _outputs_text(first_ex1) == "", "with the kit installed the setup cell does nothing"
-    assert after["torch"] == before["torch"], (
-        f"torch was replaced: {before['torch']} -> {after['torch']}"
-    )
+    for name in KEPT:
+        assert after[name] == before[name], f"{name} was replaced: {before[name]} -> {after[name]}"
     changed = {
         name: (before[name], after.get(name)) for name in before if after.get(name) != before[name]
     }
@@ -404,7 +433,8 @@ def test_lessons_run_in_a_simulated_colab(tmp_path, record_property):
         f"simulated Colab ({'HEAD ' + sha[:10]}{', tree dirty' if dirty else ''}): venv and "
         f"preinstalls {prepared - began:.0f} s; "
         + "; ".join(f"{Path(rel).stem} {s:.0f} s" for rel, s in timings.items())
-        + f"; total {total:.0f} s; torch {before['torch']} before and after; "
+        + f"; total {total:.0f} s; torch {before['torch']} and transformers "
+        f"{before['transformers']} before and after; "
         f"preinstalled packages changed: {changed or 'none'}; "
         f"installed: {len(after) - len(before)} packages"
     )

@@ -98,13 +98,15 @@ def pip_spec(url: str | None) -> str:
 
 _CELL_HEAD = """\
 # Setup, the same in every notebook (`make notebooks` writes it from pyproject.toml). Where the kit
-# is missing (Colab, a fresh kernel) it installs it with what the notebooks use; pip keeps the torch
-# and transformers already installed when they fit the kit's version ranges.
+# is missing (Colab, a fresh kernel) it installs it with what the notebooks use, and keeps the torch
+# and transformers already there: it pins them, so no new dependency can make pip replace them.
 """
 _CELL_FIND = """\
 try:
     import loretta_explore as lx
 except ImportError:  # install it: from the clone this notebook sits in, if any
+    import re
+    from importlib.metadata import PackageNotFoundError, version
     from pathlib import Path
 
     here = Path.cwd()
@@ -122,18 +124,42 @@ _CELL_UNSET = """\
             "On your own computer: run `make lab` in a clone of the repository."
         ) from None
 """
-_CELL_TAIL = """\
-    %pip install -q "{KIT}"
+_CELL_KEEP = """\
+    KEEP = ""  # the installed torch and transformers, where new enough for the kit
+    for name, oldest in {floors}.items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue
+        if tuple(map(int, re.match(r"(\\d+)\\.(\\d+)", installed).groups())) >= oldest:
+            KEEP += f' "{{name}}=={{installed}}"'
+    %pip install -q "{{KIT}}"{{KEEP}}
     import loretta_explore as lx
 """
+#: the packages the cell keeps; their oldest usable version comes from pyproject's dependencies
+KEPT = ("torch", "transformers")
 
 
-def setup_cell(url: str | None) -> str:
+def read_floors(pyproject: Path = REPO / "pyproject.toml") -> dict[str, tuple[int, int]]:
+    """``{"torch": (2, 1), "transformers": (4, 40)}``: the ``>=`` bound of each kept package."""
+    text = pyproject.read_text(encoding="utf-8")
+    floors = {}
+    for name in KEPT:
+        match = re.search(rf'^\s*"{name}\s*>=\s*(\d+)\.(\d+)', text, re.M)
+        if match is None:
+            raise SystemExit(f'pyproject.toml: no "{name}>=X.Y" in the dependencies')
+        floors[name] = (int(match.group(1)), int(match.group(2)))
+    return floors
+
+
+def setup_cell(url: str | None, floors: dict[str, tuple[int, int]] | None = None) -> str:
     """The first code cell of every notebook, for the repository at ``url`` (None: not set)."""
+    floors = floors or read_floors()
+    keep = _CELL_KEEP.format(floors="{" + ", ".join(f'"{k}": {v}' for k, v in floors.items()) + "}")
     if url is None:
         kit = "KIT = None  # not set yet: pyproject.toml, [project.urls] Repository\n"
-        return _CELL_HEAD + kit + _CELL_FIND + _CELL_UNSET + _CELL_TAIL
-    return _CELL_HEAD + f'KIT = "{pip_spec(url)}"\n' + _CELL_FIND + _CELL_TAIL
+        return _CELL_HEAD + kit + _CELL_FIND + _CELL_UNSET + keep
+    return _CELL_HEAD + f'KIT = "{pip_spec(url)}"\n' + _CELL_FIND + keep
 
 
 def header_line(url: str | None, notebook: str, branch: str = DEFAULT_BRANCH) -> str:
