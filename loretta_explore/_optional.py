@@ -8,7 +8,9 @@ bare ``ModuleNotFoundError: No module named 'matplotlib'`` does not tell a stude
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from types import ModuleType
 
 #: package -> the extra of loretta_explore that installs it (pyproject.toml)
@@ -57,4 +59,23 @@ def require(
     except ModuleNotFoundError as err:
         if err.name is None or err.name.split(".")[0] != package.split(".")[0]:
             raise  # the package is there but something it imports is not: its own error says what
+        raise ImportError(missing_message(package, extra, purpose), name=package) from None
+
+
+@contextlib.contextmanager
+def optional(package: str, extra: str | None = None, purpose: str = "This") -> Iterator[None]:
+    """The same message for a block of imports, for modules that need the package at import time.
+
+    Examples
+    --------
+    >>> with optional("matplotlib", purpose="lx.plots (the kit's figures)"):  # doctest: +SKIP
+    ...     import matplotlib.pyplot as plt
+    ...     from matplotlib.figure import Figure
+    """
+    try:
+        yield
+    except ModuleNotFoundError as err:
+        if err.name is None or err.name.split(".")[0] != package.split(".")[0]:
+            raise
+        extra = extra or EXTRAS.get(package, "notebooks")
         raise ImportError(missing_message(package, extra, purpose), name=package) from None

@@ -206,3 +206,19 @@ def test_the_import_benchmark_judges_its_aims():
     line = import_time.aims_line(raw)
     assert "`import loretta_explore` 1.60x (MISSED)" in line and "1.20x (met)" in line
     assert "import torch`" not in line.split(":", 1)[1]
+
+
+def test_optional_block_names_the_package_and_the_extra():
+    from loretta_explore._optional import optional
+
+    with pytest.raises(
+        ImportError, match=r"^lx.plots needs the `no_such_package_h7` package: pip "
+    ):
+        with optional("no_such_package_h7", purpose="lx.plots"):
+            import no_such_package_h7.pyplot  # noqa: F401
+    with pytest.raises(ModuleNotFoundError, match="other_missing_h7"):
+        with optional("no_such_package_h7", purpose="lx.plots"):
+            import other_missing_h7  # noqa: F401
+    with optional("json", purpose="x"):
+        import json as loaded
+    assert loaded.dumps(1) == "1"
