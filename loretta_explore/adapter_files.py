@@ -27,7 +27,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from .adapt import AdapterAround, get_loretta_model, remove_loretta
 from .adapter_schema import (
     FORMAT,
     FORMAT_VERSION,
@@ -37,15 +36,17 @@ from .adapter_schema import (
     parse_json,
     read_json,
 )
+from .config import LorettaConfig
 from .layers import LorettaRepLinear, TTLinear
-from .loretta_model import clean_name
+from .placement import AdapterAround, clean_name
 
 __all__ = [
     "ADAPTER_FILES",
     "CONFIG_NAME",
     "WEIGHTS_NAME",
     "adapter_document",
-    "load_adapter",
+    "check_fit",
+    "read_adapter",
     "save_adapter",
 ]
 
@@ -300,13 +301,13 @@ def _check_base(meta: dict, base_model: nn.Module, where: str) -> None:
         )
 
 
-def load_adapter(base_model: nn.Module, directory, is_trainable: bool = False):
-    """Rebuild the LoRETTA layout on `base_model` and load the saved tensors into it.
+def read_adapter(base_model: nn.Module, directory) -> tuple[LorettaConfig, dict, str]:
+    """Read and check a saved adapter for `base_model` without touching it.
 
     Order: the folder's kind, the config's schema, the base model's family, the tensors' header
-    against the config (nothing allocated yet), the tensors' values (NaN refused), then the
-    layout is built with the exact module names from the file and every name and shape is
-    compared; any failure leaves `base_model` as it was.
+    against the config (nothing allocated yet), then the tensors' values (NaN refused). Returns
+    the config (its targets the exact module names from the file), the tensors, and what error
+    messages call the folder. :meth:`LorettaModel.from_pretrained` builds the layout from them.
     """
     folder = _locate(Path(directory))
     config, meta, legacy = check_document(folder.doc, folder.where)
@@ -314,32 +315,23 @@ def load_adapter(base_model: nn.Module, directory, is_trainable: bool = False):
     header = _read_header(folder)
     targets = check_header(config, header, base_model, folder.where, legacy)
     state = _read_tensors(folder, header)
-    config = replace(config, target_modules=targets)
-    requires_grad = {n: p.requires_grad for n, p in base_model.named_parameters()}
-    model = get_loretta_model(base_model, config, literal_targets=True)
-    try:
-        expected = model.trainable_state()
-        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        wrong = [
-            f"{n}: saved {tuple(state[n].shape)}, model {tuple(expected[n].shape)}"
-            for n in set(state) & set(expected)
-            if state[n].shape != expected[n].shape
-        ]
-        if missing or unexpected or wrong:
-            raise ValueError(
-                f"the adapter in {folder.where} does not fit this "
-                f"{type(base_model).__name__}: missing {missing[:5]}, unexpected "
-                f"{unexpected[:5]}, shape mismatches {wrong[:5]}"
-            )
-    except Exception:
-        remove_loretta(base_model, requires_grad)
-        raise
-    with torch.no_grad():  # every name and shape matched: this cannot fail half way
-        for n, p in expected.items():
-            p.copy_(state[n].to(p.dtype))
-    if not is_trainable:
-        model.requires_grad_(False)
-    return model
+    return replace(config, target_modules=targets), state, folder.where
+
+
+def check_fit(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], where: str,
+              model_name: str) -> None:
+    """Every tensor the built layout expects is in the file with its shape, and nothing else."""
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = [
+        f"{n}: saved {tuple(state[n].shape)}, model {tuple(expected[n].shape)}"
+        for n in set(state) & set(expected)
+        if state[n].shape != expected[n].shape
+    ]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"the adapter in {where} does not fit this {model_name}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, shape mismatches {wrong[:5]}"
+        )
 
 
 # -- the config inside a state_dict (what a Trainer checkpoint of a LorettaModel carries) -------

@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .adapt import LorettaConfig
+from .config import LorettaConfig
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "check_document", "check_header", "parse_json", "read_json"]
 
@@ -239,7 +239,7 @@ def check_header(
     would build layers of other sizes than the file holds.
     """
     from . import methods as M
-    from .adapt import weight_sizes
+    from .placement import weight_sizes
 
     groups: dict[str, dict[int, tuple[int, ...]]] = {}
     for name, (shape, dtype) in header.items():

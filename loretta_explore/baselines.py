@@ -18,6 +18,7 @@ from torch import nn
 
 from . import methods as M
 from .adapt import (
+    LORETTA_MODULES,
     LorettaConfig,
     get_loretta_model,
     is_norm,
@@ -199,8 +200,6 @@ def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
 
 def _refuse_prepared(model: nn.Module) -> None:
     """A model set up once already (PEFT, LoRETTA or dense adapters) must not get a second set."""
-    from .adapt import LORETTA_MODULES
-
     layered = any(isinstance(m, (*LORETTA_MODULES, DenseAdapter)) for m in model.modules())
     if getattr(model, "peft_config", None) is not None or layered:
         raise ValueError(f"this {type(model).__name__} was already prepared for fine-tuning "

@@ -22,8 +22,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .adapt import TensorizedHead, is_norm, remove_loretta
+from .adapter_files import (
+    EXTRA_STATE,
+    check_extra_state,
+    check_fit,
+    extra_state,
+    read_adapter,
+    save_adapter,
+)
+from .hub import adapter_folder, push_adapter
 from .layers import LorettaRepLinear, TTLinear
+from .placement import (
+    TensorizedHead,
+    clean_name,
+    inject_loretta,
+    is_norm,
+    refuse_adapted,
+    remove_loretta,
+    replace_module,
+)
 
 __all__ = ["LorettaModel"]
 
@@ -47,15 +64,6 @@ NOT_FOR_LORETTA = (
 )
 
 
-#: names wrappers insert into parameter names (FSDP units, activation checkpointing, compile)
-_WRAPPER_PARTS = re.compile(r"(?:_fsdp_wrapped_module|_checkpoint_wrapped_module|_orig_mod)\.")
-
-
-def clean_name(name: str) -> str:
-    """A parameter or module name as it was before FSDP/checkpointing/compile wrapped a part."""
-    return _WRAPPER_PARTS.sub("", name)
-
-
 def _parameters(model: nn.Module) -> dict[str, nn.Parameter]:
     """named_parameters under the names the model had when it was adapted (wrappers removed)."""
     return {clean_name(n): p for n, p in model.named_parameters()}
@@ -71,8 +79,6 @@ def _forgive_frozen(module, incompatible_keys) -> None:
 
     The frozen base weights are not in it on purpose; a missing adapter tensor is still an error.
     """
-    from .adapter_files import EXTRA_STATE
-
     prefix = module.__dict__.pop("_load_prefix", "")
     adapter = {prefix + "base_model." + n for n in module._saved_names}
     frozen, extra = prefix + "base_model.", prefix + EXTRA_STATE
@@ -199,8 +205,6 @@ class LorettaModel(nn.Module):
             return super().state_dict(
                 *args, destination=destination, prefix=prefix, keep_vars=keep_vars
             )
-        from .adapter_files import EXTRA_STATE
-
         state = super().state_dict(keep_vars=keep_vars)
         keep = {"base_model." + n for n in self._saved_names} | {EXTRA_STATE}
         for key in [k for k in state if k not in keep]:
@@ -209,14 +213,10 @@ class LorettaModel(nn.Module):
 
     def get_extra_state(self) -> torch.Tensor:
         """The adapter's config (JSON bytes as uint8: safetensors holds only tensors)."""
-        from .adapter_files import extra_state
-
         return extra_state(self)
 
     def set_extra_state(self, state) -> None:
         """Refuse a state_dict of a LorettaModel with other settings (alpha, ranks, targets)."""
-        from .adapter_files import check_extra_state
-
         check_extra_state(self, state)
 
     def print_trainable_parameters(self) -> None:
@@ -299,19 +299,17 @@ class LorettaModel(nn.Module):
                 "(h + up(relu(down(h)))), so they cannot be folded into a weight. Keep "
                 "the LorettaModel, or use LorettaConfig(method='rep')."
             )
-        from .adapt import _replace
-
         for name, module in list(self.base_model.named_modules()):
             if isinstance(module, LorettaRepLinear):
                 module.merge()
-                _replace(self.base_model, name, module.base)
+                replace_module(self.base_model, name, module.base)
             elif isinstance(module, TensorizedHead):
                 tt = module.tt
                 dense = nn.Linear(tt.in_features, tt.out_features, device=tt.cores[0].device)
                 with torch.no_grad():
                     dense.weight.copy_(tt.weight)
                     dense.bias.copy_(tt.bias)
-                _replace(self.base_model, name, dense)
+                replace_module(self.base_model, name, dense)
         self._unloaded = True
         return self.base_model
 
@@ -340,8 +338,6 @@ class LorettaModel(nn.Module):
         Files: ``loretta_config.json``, ``loretta_adapter.safetensors`` and a note for PEFT in
         ``adapter_config.json`` (docs/adapter_format.md).
         """
-        from .adapter_files import save_adapter
-
         if not safe_serialization:
             raise ValueError(
                 "LoRETTA adapters are written as safetensors only (nothing is pickled):"
@@ -368,8 +364,6 @@ class LorettaModel(nn.Module):
         >>> model.push_to_hub("me/minilm-sentiment-loretta")  # then, anywhere:
         >>> lx.LorettaModel.from_pretrained(base, "me/minilm-sentiment-loretta")
         """
-        from .hub import push_adapter
-
         return push_adapter(
             self,
             repo_id,
@@ -400,9 +394,6 @@ class LorettaModel(nn.Module):
         go to huggingface_hub). Everything is read and checked before `base_model` is touched;
         a failure leaves it as it was.
         """
-        from .adapter_files import load_adapter
-        from .hub import adapter_folder
-
         folder = adapter_folder(
             model_id,
             revision=revision,
@@ -410,4 +401,19 @@ class LorettaModel(nn.Module):
             cache_dir=cache_dir,
             local_files_only=local_files_only,
         )
-        return load_adapter(base_model, folder, is_trainable=is_trainable)
+        refuse_adapted(base_model)
+        config, state, where = read_adapter(base_model, folder)
+        requires_grad = {n: p.requires_grad for n, p in base_model.named_parameters()}
+        model = cls(base_model, inject_loretta(base_model, config, literal_targets=True))
+        try:
+            expected = model.trainable_state()
+            check_fit(expected, state, where, type(base_model).__name__)
+        except Exception:
+            remove_loretta(base_model, requires_grad)
+            raise
+        with torch.no_grad():  # every name and shape matched: this cannot fail half way
+            for n, p in expected.items():
+                p.copy_(state[n].to(p.dtype))
+        if not is_trainable:
+            model.requires_grad_(False)
+        return model

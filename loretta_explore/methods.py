@@ -99,7 +99,7 @@ def _patterns(name: str, value: Any) -> list[str]:
 
 
 def check_pattern(name: str, pattern: str) -> None:
-    """A target pattern must compile and must not nest repetition (``(a|b)*``, ``(a+)+``).
+    r"""A target pattern must compile and must not nest repetition (``(a|b)*``, ``(a+)+``).
 
     Why: Python's regex engine backtracks, and a nested repetition such as ``(.|.)*X`` takes time
     exponential in the length of a module name, so matching it would hang. Plain names, dotted
@@ -128,7 +128,7 @@ def check_pattern(name: str, pattern: str) -> None:
     if nested(parsed, False):
         raise ValueError(f"{name} entry {pattern!r} repeats a group that itself repeats or "
                          f"alternates, which can take forever to match; write the names out, e.g. "
-                         f"{name}=['query', 'value'] or r'layer\.\d+\.query'")
+                         f"{name}=['query', 'value'] or r'layer\\.\\d+\\.query'")
 
 
 def _targets(name: str, value: Any, example: str = "") -> list[str]:

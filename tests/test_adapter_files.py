@@ -11,7 +11,6 @@ from conftest import tiny_batch, tiny_model
 from safetensors.torch import load_file, save_file
 
 import loretta_explore as lx
-from loretta_explore import adapter_files
 
 SMALL = dict(bottleneck=8, tt_rank=3)
 
@@ -65,7 +64,9 @@ def no_build(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("the layout was built before the file was refused")
 
-    monkeypatch.setattr(adapter_files, "get_loretta_model", boom)
+    from loretta_explore import loretta_model
+
+    monkeypatch.setattr(loretta_model, "inject_loretta", boom)
 
 
 def test_folder_is_the_kits_own_format_and_records_base_and_version(tmp_path):

@@ -222,3 +222,16 @@ def test_optional_block_names_the_package_and_the_extra():
     with optional("json", purpose="x"):
         import json as loaded
     assert loaded.dumps(1) == "1"
+
+
+def test_the_import_graph_runs_one_way():
+    """tools/import_graph.py --check: no module of the kit imports one that imports it back,
+    not even inside a function (deferred imports are dependencies too)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "import_graph.py"
+    run = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "no cycle" in run.stdout

@@ -6,7 +6,7 @@ Usage (from the repository root)::
     python tools/import_graph.py --check    # exit 1 on a cycle, listing it
 
 Every ``from . import x`` / ``from .x import y`` inside ``loretta_explore`` counts, at module level
-and inside functions alike: an import deferred into a function (done to keep ``import
+and inside functions alike (only ``if TYPE_CHECKING:`` blocks, which never run, are skipped): an import deferred into a function (done to keep ``import
 loretta_explore`` fast) is still a dependency, so a deferred import that points back up the graph
 is a cycle too. Imports of other packages (torch, transformers, ...) are not part of the graph.
 """
@@ -33,7 +33,11 @@ def internal_imports(path: Path, name: str, modules: set[str]) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
+    typing_only = {id(n) for node in ast.walk(tree) if _is_type_checking(node)
+                   for n in ast.walk(node)}
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -52,6 +56,13 @@ def internal_imports(path: Path, name: str, modules: set[str]) -> set[str]:
             if candidate and candidate != name:
                 found.add(candidate)
     return found
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` blocks never run: their imports are for type checkers only."""
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
 
 
 def graph(root: Path) -> dict[str, set[str]]:

@@ -35,6 +35,7 @@ from ..architectures import (
     architecture,
     known_model_types,
 )
+from ..config import LorettaConfig
 from ..models import REFERENCE_MODELS, light_reference_config
 from ..tensorize import resolve_shape
 
@@ -155,8 +156,6 @@ def _norms(spec: ModelSpec) -> list[str]:
 
 def loretta_settings(spec: ModelSpec, method: str, hp: dict):
     """The resolved :class:`~loretta_explore.LorettaConfig` get_loretta_model would use."""
-    from ..adapt import LorettaConfig  # counting mirrors adaptation; adapt imports nothing of ours
-
     return LorettaConfig(method=method.removeprefix("loretta_"), **hp).resolved(spec.architecture)
 
 

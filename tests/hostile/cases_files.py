@@ -12,7 +12,9 @@ import loretta_explore as lx
 
 from .spec import BAD_ARG, Case, correct, error
 from .tools import (
+    CONFIG_FILE,
     DELETE,
+    WEIGHTS_FILE,
     adapted,
     close,
     edit_config,
@@ -27,7 +29,7 @@ from .tools import (
 )
 
 GROUP = "adapt/adapter files"
-WEIGHTS, CONFIG = "adapter_model.safetensors", "adapter_config.json"
+WEIGHTS, CONFIG = WEIGHTS_FILE, CONFIG_FILE
 FILE_ERRORS = (ValueError, OSError, TypeError)
 
 
@@ -292,7 +294,7 @@ CASES = [
         "load-tt-shapes-bad",
         "from_pretrained",
         bad(tt_shapes={"32x4": [5, 5]}),
-        error(ValueError, ["product"]),
+        error(ValueError, ["tt_shapes"]),
     ),
     C(
         "load-model-type-mismatch",

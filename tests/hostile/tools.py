@@ -259,15 +259,23 @@ def saved(arch: str = "bert", **config) -> Path:
     return model.save_pretrained(tmpdir("adapter"))
 
 
+#: the adapter folder's files (docs/adapter_format.md): the kit's own names, not PEFT's
+CONFIG_FILE, WEIGHTS_FILE = "loretta_config.json", "loretta_adapter.safetensors"
+#: keys of the config document itself; every other key is a LorettaConfig field under "config"
+DOCUMENT_KEYS = {"format", "format_version", "base_model_name_or_path", "base_model_class",
+                 "model_type", "kit_version", "trainable_params", "config"}
+
+
 def edit_config(folder: Path, **changes) -> Path:
-    path = folder / "adapter_config.json"
-    meta = json.loads(path.read_text())
+    path = folder / CONFIG_FILE
+    doc = json.loads(path.read_text())
     for key, value in changes.items():
+        where = doc if key in DOCUMENT_KEYS else doc["config"]
         if value is _DELETE:
-            meta.pop(key, None)
+            where.pop(key, None)
         else:
-            meta[key] = value
-    path.write_text(json.dumps(meta))
+            where[key] = value
+    path.write_text(json.dumps(doc))
     return folder
 
 
@@ -278,7 +286,7 @@ DELETE = _DELETE
 def edit_weights(folder: Path, edit) -> Path:
     from safetensors.torch import load_file, save_file
 
-    path = folder / "adapter_model.safetensors"
+    path = folder / WEIGHTS_FILE
     state = load_file(str(path))
     state = edit(state) or state
     save_file(state, str(path), metadata={"format": "pt"})
