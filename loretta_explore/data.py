@@ -263,26 +263,53 @@ def _load_local(name: str, split: str) -> Task:
         cut = len(lines) - CORPUS_VALIDATION_LINES
         rows = [{"text": x} for x in (lines[:cut] if split == "train" else lines[cut:])]
         return Task(name, split, rows, spec, ("text",))
-    rows = read_jsonl(root / name / f"{split}.jsonl")
+    path = root / name / f"{split}.jsonl"
+    rows = read_jsonl(path, required=(*spec.text_columns, "label"))
+    for number, row in enumerate(rows, 1):  # class names become ids; anything else is refused
+        row["label"] = _class_id(row["label"], spec.label_names, f"{path}, row {number}")
     return Task(name, split, rows, spec, (*spec.text_columns, "label", "idx"))
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """One dict per non-empty line; a broken line is reported with its file and line number."""
+def _class_id(label: Any, names: Sequence[str], where: str) -> int:
+    """A bundled task's label as a class id: an id in range, or one of the class names."""
+    if isinstance(label, str) and label in names:
+        return list(names).index(label)
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(names):
+        raise ValueError(
+            f"{where}: label {label!r} is not a class of this task: use an id 0..{len(names) - 1} "
+            f"or a name in {list(names)}"
+        )
+    return label
+
+
+def read_jsonl(path: Path, required: Sequence[str] = ()) -> list[dict]:
+    """One dict per non-empty line; a broken line is reported with its file and line number.
+
+    A UTF-8 byte-order mark is read like any UTF-8 file; every line must be a JSON object
+    holding the `required` keys.
+    """
     rows = []
-    with Path(path).open(encoding="utf-8") as f:
+    example = '{"sentence": "Great film.", "label": 1}'
+    with Path(path).open(encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(
                     f"{path}, line {number}: not valid JSON ({err.msg} at column {err.colno}): "
-                    f"{line.strip()[:80]!r}. Each line must be one JSON object, e.g. "
-                    '{"sentence": "Great film.", "label": 1}. For the bundled files, '
-                    "`python data/make_data.py` rewrites them."
+                    f"{line.strip()[:80]!r}. Each line must be one JSON object, e.g. {example}. "
+                    "For the bundled files, `python data/make_data.py` rewrites them."
                 ) from err
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}, line {number}: a {type(row).__name__} where a JSON "
+                                 f"object was expected, e.g. {example}")
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise ValueError(f"{path}, line {number}: no {', '.join(map(repr, missing))} in "
+                                 f"{line.strip()[:80]!r}; every line needs {list(required)}")
+            rows.append(row)
     return rows
 
 
@@ -436,6 +463,20 @@ def make_loader(
     Shuffling draws from its own seeded generator, so the same seed gives the same batches
     without touching the global random state.
     """
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"make_loader needs a Task, got {type(task).__name__} {task!r:.40}. Load one first: "
+            f"lx.make_loader(lx.load_task('sentiment', 'train'), tokenizer)"
+        )
+    if not callable(tokenizer):
+        raise TypeError(
+            f"make_loader needs the model's tokenizer, got {tokenizer!r:.40}: e.g. model, "
+            f"tokenizer = lx.load_encoder(); lx.make_loader(task, tokenizer)"
+        )
+    for name, value in (("batch_size", batch_size), ("max_length", max_length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}. Example: "
+                             f"lx.make_loader(task, tokenizer, batch_size=16, max_length=128)")
     features = tokenize_task(task, tokenizer, max_length)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(

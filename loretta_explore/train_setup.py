@@ -187,11 +187,40 @@ def _num_outputs(model: nn.Module) -> int | None:
     return getattr(getattr(model, "config", None), "num_labels", None)
 
 
+def model_kind(model: nn.Module) -> str | None:
+    """ "classifier", "causal-lm" or None (unknown): the class name of the model, or of the model
+    a wrapper holds (LorettaModel.base_model, PeftModel.base_model.model)."""
+    for _ in range(4):
+        name = type(model).__name__
+        if "ForSequenceClassification" in name:
+            return "classifier"
+        if "ForCausalLM" in name or "LMHeadModel" in name:
+            return "causal-lm"
+        children = dict(model.named_children())  # registered modules, not attribute fall-through
+        inner = children.get("base_model", children.get("model"))
+        if inner is None:
+            return None
+        model = inner
+    return None
+
+
 def check_labels(task, model: nn.Module) -> None:
     """The task's labels fit the model's head: class ids in 0..num_labels-1, or one output and
     float labels for a regression. Checked on the raw column, before anything is tokenized."""
-    if task is None or task.spec.label_column is None:  # a corpus: the labels are the next tokens
+    if task is None:
         return
+    kind = model_kind(model)
+    if task.spec.label_column is None:  # a corpus: the labels are the next tokens
+        if kind == "classifier":
+            raise ValueError(f"Task {task.name!r} is a text corpus for a language model, but the "
+                             f"model is a classifier: use a causal LM, e.g. lx.tiny_decoder()")
+        return
+    if kind == "causal-lm":
+        raise ValueError(
+            f"Task {task.name!r} needs a classifier (a sequence-classification head), but the "
+            f"model is a causal language model. Load a classifier, e.g. lx.load_encoder("
+            f"num_labels={task.num_labels}), or train the causal LM on a corpus ('corpus')."
+        )
     outputs = _num_outputs(model)
     if outputs is None:
         return

@@ -274,6 +274,9 @@ def train(
     dtype = autocast_dtype(mixed_precision, device)
     tokenizer = _tokenizer_for(model, tokenizer)
     train_task = _train_split(task)
+    if len(train_task) == 0:
+        raise ValueError(f"the training split of {train_task.name!r} is empty: there is nothing to "
+                         f"train on. Check the file or the data given to lx.task_from")
     validation = _other_split(task, "validation", max_eval_examples)
     test = _other_split(task, "test", max_eval_examples) if evaluate_test else None
     for split in (train_task, validation, test):

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Seconds one call of the student's function may take in a notebook (the grader sets its own).
-DEFAULT_TIME_LIMIT = 30.0
+DEFAULT_TIME_LIMIT = 10.0
 
 
 class Fail(Exception):
@@ -50,9 +50,11 @@ class Fail(Exception):
     ``tampered`` marks answers that switched off or worked around the check (scores 0).
     """
 
-    def __init__(self, message: str, hint: Hint | None = None, tampered: bool = False):
+    def __init__(self, message: str, hint: Hint | None = None, tampered: bool = False,
+                 timed_out: bool = False):
         super().__init__(message)
         self.message, self.hint, self.tampered = message, hint, tampered
+        self.timed_out = timed_out
 
 
 class _NotYet(Exception):
@@ -178,6 +180,7 @@ class Student:
                     f"reference finishes each case in well under a second.",
                     self.section,
                 ),
+                timed_out=True,
             )
         if isinstance(exc, NotImplementedError):
             mine = _student_frames(exc, self.fn)
@@ -271,6 +274,12 @@ def run_cases(
                 break
             except Fail as exc:
                 result.items.append(CheckItem(name, False, exc.message, exc.hint, exc.tampered))
+                if exc.timed_out:  # a function that hung once would hang again: stop here
+                    result.items += [
+                        CheckItem(n, False, "not run: an earlier case did not finish in time",
+                                  exc.hint) for n, _ in cases[i + 1:]
+                    ]
+                    break
             except Exception as exc:  # the answer is of a kind the check did not expect
                 result.items.append(
                     CheckItem(

@@ -152,7 +152,7 @@ CASES = [
     C(
         "check-svd-forever",
         "checks.check_tt_svd",
-        lambda: checks().check_tt_svd(forever),
+        lambda: checks().check_tt_svd(forever, time_limit=1),
         either(error(TimeoutError, ["time"]), failed("time")),
         isolate=True,
     ),

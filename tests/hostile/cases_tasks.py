@@ -227,6 +227,6 @@ CASES = [
         "loader-float-labels",
         "make_loader",
         first_batch(relabel(lambda y: y + 0.5), batch_size=4),
-        error(ValueError, ["label", "0.5"]),
+        error(ValueError, ["label", ".5 is not a class"]),
     ),
 ]
