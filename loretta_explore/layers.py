@@ -27,20 +27,30 @@ __all__ = ["LorettaRepLinear", "TTAdapter", "TTLinear"]
 
 FORWARD_MODES = ("auto", "dense", "contract")
 LAYOUTS = ("flat", "ttm")
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "identity": nn.Identity}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "identity": nn.Identity,
+}
 
 
 def _ranks(tt_rank, order: int) -> list[int]:
     if isinstance(tt_rank, int):
         if tt_rank < 1:
-            raise ValueError(f"tt_rank must be >= 1, got {tt_rank}. Example: TTLinear(768, 64, tt_rank=5)")
+            raise ValueError(
+                f"tt_rank must be >= 1, got {tt_rank}. Example: TTLinear(768, 64, tt_rank=5)"
+            )
         return [1] + [tt_rank] * (order - 1) + [1]
     ranks = [int(r) for r in tt_rank]
     if len(ranks) == order - 1:
         ranks = [1, *ranks, 1]
     if len(ranks) != order + 1 or ranks[0] != 1 or ranks[-1] != 1 or min(ranks) < 1:
-        raise ValueError(f"tt_rank {list(tt_rank)} does not fit {order} cores: give an int or {order - 1} "
-                         f"internal ranks, e.g. tt_rank={[5] * (order - 1)}")
+        raise ValueError(
+            f"tt_rank {list(tt_rank)} does not fit {order} cores: give an int or {order - 1} "
+            f"internal ranks, e.g. tt_rank={[5] * (order - 1)}"
+        )
     return ranks
 
 
@@ -60,9 +70,19 @@ class TTLinear(nn.Module):
     W = 0 at the start (an identity-at-start option for adapters and rep updates).
     """
 
-    def __init__(self, in_features: int, out_features: int, tt_shape=None, tt_rank=5, bias: bool = True,
-                 layout: str = "flat", forward_mode: str = "auto", init: str = "paper",
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        tt_shape=None,
+        tt_rank=5,
+        bias: bool = True,
+        layout: str = "flat",
+        forward_mode: str = "auto",
+        init: str = "paper",
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
@@ -78,8 +98,10 @@ class TTLinear(nn.Module):
             modes = suggest_ttm_modes(in_features, out_features) if tt_shape is None else tt_shape
             self.in_modes, self.out_modes = (tuple(m) for m in modes)
             if math.prod(self.in_modes) != in_features or math.prod(self.out_modes) != out_features:
-                raise ValueError(f"TT-matrix modes {modes} must multiply to ({in_features}, {out_features}); "
-                                 f"e.g. tt_shape={suggest_ttm_modes(in_features, out_features)}")
+                raise ValueError(
+                    f"TT-matrix modes {modes} must multiply to ({in_features}, {out_features}); "
+                    f"e.g. tt_shape={suggest_ttm_modes(in_features, out_features)}"
+                )
             self.tt_shape = tuple(m * n for m, n in zip(self.in_modes, self.out_modes))
             core_shapes = list(zip(self.in_modes, self.out_modes))
         self.ranks = _ranks(tt_rank, len(core_shapes))
@@ -90,8 +112,10 @@ class TTLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         self._plan = self._split_plan() if layout == "flat" else None
         if forward_mode == "contract" and layout == "flat" and self._plan is None:
-            raise ValueError(f"tt_shape {list(self.tt_shape)} cannot be cut between input ({in_features}) and "
-                             f"output ({out_features}) indices; use forward_mode='dense' or another shape")
+            raise ValueError(
+                f"tt_shape {list(self.tt_shape)} cannot be cut between input ({in_features}) and "
+                f"output ({out_features}) indices; use forward_mode='dense' or another shape"
+            )
         self.reset_parameters(init)
 
     def reset_parameters(self, init: str = "paper") -> None:
@@ -100,7 +124,9 @@ class TTLinear(nn.Module):
             raise ValueError(f'init must be "paper" or "zero", got {init!r}')
         # W's entry is a sum over prod(internal ranks) paths of products of d core entries.
         paths = math.prod(self.ranks[1:-1])
-        std = (1.0 / ((self.in_features + self.out_features) * paths)) ** (1 / (2 * len(self.cores)))
+        std = (1.0 / ((self.in_features + self.out_features) * paths)) ** (
+            1 / (2 * len(self.cores))
+        )
         with torch.no_grad():
             for core in self.cores:
                 core.normal_(0.0, std)
@@ -126,7 +152,9 @@ class TTLinear(nn.Module):
         """W (in, out), reconstructed from the cores: y = x @ W + b."""
         if self.layout == "ttm":
             return ttm_tensor_to_matrix(self.tensor_train().full(), self.in_modes, self.out_modes)
-        return chain_cores(list(self.cores)).reshape(self.in_features, self.out_features)  # no TensorTrain checks per step
+        return chain_cores(list(self.cores)).reshape(
+            self.in_features, self.out_features
+        )  # no TensorTrain checks per step
 
     @property
     def weight(self) -> torch.Tensor:
@@ -136,7 +164,9 @@ class TTLinear(nn.Module):
     def flops(self, tokens: int) -> dict[str, int]:
         """Multiply-adds of each forward mode for `tokens` input rows (used by "auto")."""
         r = self.ranks
-        build = sum(math.prod(self.tt_shape[: k + 1]) * r[k] * r[k + 1] for k in range(1, len(r) - 1))
+        build = sum(
+            math.prod(self.tt_shape[: k + 1]) * r[k] * r[k + 1] for k in range(1, len(r) - 1)
+        )
         dense = build + tokens * self.in_features * self.out_features
         if self.layout == "ttm":
             contract, n_done = 0, 1
@@ -150,7 +180,9 @@ class TTLinear(nn.Module):
         p, c, e = self._plan
         a, b = self.in_features // c, self.out_features // e
         weights = a * r[p] + self.in_features * r[p] * e * r[p + 1] + b * r[p + 1]
-        contract = weights + tokens * (self.in_features * e * r[p + 1] + self.out_features * r[p + 1])
+        contract = weights + tokens * (
+            self.in_features * e * r[p + 1] + self.out_features * r[p + 1]
+        )
         return {"dense": dense, "contract": contract}
 
     def chosen_mode(self, tokens: int) -> str:
@@ -178,7 +210,9 @@ class TTLinear(nn.Module):
         """x @ W without W: W[(a, c), (e, b)] = L[a] G_p[c, e] R[b], summed over the two bonds."""
         p, c, e = self._plan
         r_left, r_right = self.ranks[p], self.ranks[p + 1]
-        cores = [self.cores[k] for k in range(len(self.cores))]  # (slicing a ParameterList escapes torch.func)
+        cores = [
+            self.cores[k] for k in range(len(self.cores))
+        ]  # (slicing a ParameterList escapes torch.func)
         core = cores[p].reshape(r_left, c, e, r_right)
         left = chain_cores(cores[:p])  # (a, r_left) or None when p = 0
         if left is None:
@@ -197,18 +231,38 @@ class TTLinear(nn.Module):
         for k, core in enumerate(self.cores):
             t = torch.einsum("brmx,rmns->bnsx", t, core)  # (N n_<k, n_k, r_k, rest)
             if k + 1 < len(self.cores):
-                t = t.reshape(-1, core.shape[-1], self.in_modes[k + 1], t.shape[-1] // self.in_modes[k + 1])
+                t = t.reshape(
+                    -1, core.shape[-1], self.in_modes[k + 1], t.shape[-1] // self.in_modes[k + 1]
+                )
         return t.reshape(n_rows, self.out_features)
 
     @classmethod
-    def from_linear(cls, linear: nn.Module, tt_shape=None, tt_rank=5, layout: str = "flat",
-                    forward_mode: str = "auto") -> TTLinear:
+    def from_linear(
+        cls,
+        linear: nn.Module,
+        tt_shape=None,
+        tt_rank=5,
+        layout: str = "flat",
+        forward_mode: str = "auto",
+    ) -> TTLinear:
         """Compress a trained nn.Linear (or GPT-2 Conv1D) with TT-SVD at rank `tt_rank`."""
         w, in_f, out_f = _linear_matrix(linear)
-        layer = cls(in_f, out_f, tt_shape, tt_rank=1, bias=getattr(linear, "bias", None) is not None,
-                    layout=layout, forward_mode=forward_mode, device=w.device)
+        layer = cls(
+            in_f,
+            out_f,
+            tt_shape,
+            tt_rank=1,
+            bias=getattr(linear, "bias", None) is not None,
+            layout=layout,
+            forward_mode=forward_mode,
+            device=w.device,
+        )
         with torch.no_grad():
-            target = w.float() if layout == "flat" else matrix_to_ttm_tensor(w.float(), layer.in_modes, layer.out_modes)
+            target = (
+                w.float()
+                if layout == "flat"
+                else matrix_to_ttm_tensor(w.float(), layer.in_modes, layer.out_modes)
+            )
             tt = tt_svd(target.reshape(layer.tt_shape), max_rank=tt_rank)
             layer.ranks = tt.ranks
             layer.cores = nn.ParameterList(
@@ -221,9 +275,11 @@ class TTLinear(nn.Module):
         return layer
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, layout={self.layout}, "
-                f"tt_shape={list(self.tt_shape)}, ranks={self.ranks}, bias={self.bias is not None}, "
-                f"forward_mode={self.forward_mode}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, layout={self.layout}, "
+            f"tt_shape={list(self.tt_shape)}, ranks={self.ranks}, bias={self.bias is not None}, "
+            f"forward_mode={self.forward_mode}"
+        )
 
 
 def _right_matrix(cores) -> torch.Tensor:
@@ -241,8 +297,10 @@ def _linear_matrix(linear: nn.Module) -> tuple[torch.Tensor, int, int]:
         return linear.weight.T, linear.in_features, linear.out_features
     if type(linear).__name__ == "Conv1D" and hasattr(linear, "nf"):
         return linear.weight, linear.weight.shape[0], linear.weight.shape[1]
-    raise TypeError(f"expected nn.Linear or transformers' Conv1D, got {type(linear).__name__}. "
-                    "Example: LorettaRepLinear(nn.Linear(768, 768))")
+    raise TypeError(
+        f"expected nn.Linear or transformers' Conv1D, got {type(linear).__name__}. "
+        "Example: LorettaRepLinear(nn.Linear(768, 768))"
+    )
 
 
 class TTAdapter(nn.Module):
@@ -253,21 +311,40 @@ class TTAdapter(nn.Module):
     (as in the authors' code); init "identity" zeroes up's last core and bias so it starts as one.
     """
 
-    def __init__(self, features: int, bottleneck: int = 64, tt_rank=5, activation: str = "relu",
-                 scale: float = 1.0, tt_shapes="paper", init: str = "paper", device=None, dtype=None):
+    def __init__(
+        self,
+        features: int,
+        bottleneck: int = 64,
+        tt_rank=5,
+        activation: str = "relu",
+        scale: float = 1.0,
+        tt_shapes="paper",
+        init: str = "paper",
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if init not in ("paper", "identity"):
             raise ValueError(f'TTAdapter init must be "paper" or "identity", got {init!r}')
         if not 1 <= bottleneck:
-            raise ValueError(f"bottleneck must be >= 1, got {bottleneck}. Example: TTAdapter(768, bottleneck=64)")
+            raise ValueError(
+                f"bottleneck must be >= 1, got {bottleneck}. Example: TTAdapter(768, bottleneck=64)"
+            )
         down_shape, up_shape = _pair(tt_shapes)
         self.features, self.bottleneck, self.scale = features, bottleneck, scale
         self.down = TTLinear(features, bottleneck, down_shape, tt_rank, device=device, dtype=dtype)
         self.act = ACTIVATIONS[activation]()
-        self.up = TTLinear(bottleneck, features, up_shape, tt_rank, device=device, dtype=dtype,
-                           init="zero" if init == "identity" else "paper")
+        self.up = TTLinear(
+            bottleneck,
+            features,
+            up_shape,
+            tt_rank,
+            device=device,
+            dtype=dtype,
+            init="zero" if init == "identity" else "paper",
+        )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         # (..., features) -> (..., features)
@@ -276,7 +353,11 @@ class TTAdapter(nn.Module):
 
 def _pair(tt_shapes):
     """tt_shapes for a (first, second) pair of TT layers: one request for both, or two."""
-    if isinstance(tt_shapes, (tuple, list)) and len(tt_shapes) == 2 and not isinstance(tt_shapes[0], int):
+    if (
+        isinstance(tt_shapes, (tuple, list))
+        and len(tt_shapes) == 2
+        and not isinstance(tt_shapes[0], int)
+    ):
         return tt_shapes[0], tt_shapes[1]
     return tt_shapes, tt_shapes
 
@@ -299,11 +380,21 @@ class LorettaRepLinear(nn.Module):
     - "zero": B's last core is zero, so the update starts at zero (like LoRA's B = 0).
     """
 
-    def __init__(self, base_linear: nn.Module, bottleneck: int = 8, tt_rank=5, alpha: float = 16.0,
-                 dropout: float = 0.0, init: str = "paper", tt_shapes="paper"):
+    def __init__(
+        self,
+        base_linear: nn.Module,
+        bottleneck: int = 8,
+        tt_rank=5,
+        alpha: float = 16.0,
+        dropout: float = 0.0,
+        init: str = "paper",
+        tt_shapes="paper",
+    ):
         super().__init__()
         if init not in REP_INITS:
-            raise ValueError(f"init must be one of {REP_INITS}, got {init!r}. Example: init='compensated'")
+            raise ValueError(
+                f"init must be one of {REP_INITS}, got {init!r}. Example: init='compensated'"
+            )
         w, in_f, out_f = _linear_matrix(base_linear)
         rank_for_scale = tt_rank if isinstance(tt_rank, int) else max(tt_rank)
         self.base = base_linear
@@ -312,8 +403,15 @@ class LorettaRepLinear(nn.Module):
         self.init, self.alpha, self.scale = init, alpha, alpha / rank_for_scale
         a_shape, b_shape = _pair(tt_shapes)
         self.A = TTLinear(in_f, bottleneck, a_shape, tt_rank, bias=False, device=w.device)
-        self.B = TTLinear(bottleneck, out_f, b_shape, tt_rank, bias=False, device=w.device,
-                          init="zero" if init == "zero" else "paper")
+        self.B = TTLinear(
+            bottleneck,
+            out_f,
+            b_shape,
+            tt_rank,
+            bias=False,
+            device=w.device,
+            init="zero" if init == "zero" else "paper",
+        )
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         if init == "compensated":  # frozen copies of the starting point, saved with the adapter
             self.A0 = copy.deepcopy(self.A).requires_grad_(False)
@@ -353,11 +451,16 @@ class LorettaRepLinear(nn.Module):
         if self.merged or self.disabled:
             return y
         h = self.dropout(x)
-        a, b = self.A.dense_matrix(), self.B.dense_matrix()  # (in, bottleneck), (bottleneck, out), fp32
+        a, b = (
+            self.A.dense_matrix(),
+            self.B.dense_matrix(),
+        )  # (in, bottleneck), (bottleneck, out), fp32
         if self.init == "compensated":  # B A h - B0 A0 h in one pass: [B | -B0] ([A ; A0] h)
             a = torch.cat([a, self.A0.dense_matrix()], dim=1)  # (in, 2 bottleneck)
             b = torch.cat([b, -self.B0.dense_matrix()], dim=0)  # (2 bottleneck, out)
-        update = (h.to(a.dtype) @ a) @ b  # (..., out); A and B are small, so W's dense form is never needed
+        update = (
+            h.to(a.dtype) @ a
+        ) @ b  # (..., out); A and B are small, so W's dense form is never needed
         return y + self.scale * update.to(y.dtype)
 
     def extra_repr(self) -> str:
@@ -371,8 +474,15 @@ class DenseAdapter(nn.Module):
     starts as the identity (the usual adapter init).
     """
 
-    def __init__(self, features: int, bottleneck: int = 64, activation: str = "relu", bias: bool = True,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        features: int,
+        bottleneck: int = 64,
+        activation: str = "relu",
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.down = nn.Linear(features, bottleneck, bias=bias, device=device, dtype=dtype)
         self.act = ACTIVATIONS[activation]()

@@ -62,7 +62,9 @@ _TARGET_FACTOR = 10.0  # the paper's good shapes use factors of about 8-16
 
 def _positive_int(value, name: str, example: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}. Example: {example}")
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}, got {value!r}. Example: {example}"
+        )
     return value
 
 
@@ -85,7 +87,7 @@ def sorted_factorizations(n: int, order: int, smallest: int = 2) -> Iterator[tup
             yield (n,)
         return
     k = smallest
-    while k ** order <= n:
+    while k**order <= n:
         if n % k == 0:
             for rest in sorted_factorizations(n // k, order - 1, k):
                 yield (k, *rest)
@@ -150,7 +152,9 @@ def arrange_modes(factors: Sequence[int], in_features: int | None = None) -> tup
     return orders[0]
 
 
-@functools.lru_cache(maxsize=4096)  # pure, and called hundreds of times by budget tables and widgets
+@functools.lru_cache(
+    maxsize=4096
+)  # pure, and called hundreds of times by budget tables and widgets
 def suggest_shape(in_features: int, out_features: int, order: int | None = None) -> tuple[int, ...]:
     """A good flattened-TT shape for an (in, out) weight; its product is in*out.
 
@@ -221,7 +225,9 @@ def resolve_shape(in_features: int, out_features: int, tt_shape="paper") -> tupl
     if tt_shape == "auto":
         return suggest_shape(in_features, out_features)
     if isinstance(tt_shape, str):
-        raise ValueError(f'tt_shape must be "paper", "auto" or a sequence of ints, got {tt_shape!r}.')
+        raise ValueError(
+            f'tt_shape must be "paper", "auto" or a sequence of ints, got {tt_shape!r}.'
+        )
     shape = tuple(int(k) for k in tt_shape)
     if any(k < 1 for k in shape) or math.prod(shape) != n:
         raise ValueError(
@@ -254,8 +260,10 @@ def suggest_ttm_modes(in_features: int, out_features: int, order: int | None = N
 
 def _check_matrix(w, name: str = "w") -> torch.Tensor:
     if not isinstance(w, torch.Tensor) or w.ndim != 2:
-        raise TypeError(f"{name} must be a 2-D torch.Tensor (in, out), got {type(w).__name__} "
-                        f"{getattr(w, 'shape', '')}. Example: torch.randn(768, 64)")
+        raise TypeError(
+            f"{name} must be a 2-D torch.Tensor (in, out), got {type(w).__name__} "
+            f"{getattr(w, 'shape', '')}. Example: torch.randn(768, 64)"
+        )
     return w
 
 
@@ -273,15 +281,23 @@ def matrix_to_tensor(w: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 def tensor_to_matrix(t: torch.Tensor, in_features: int, out_features: int) -> torch.Tensor:
     """Unfold a flattened-layout tensor back to W (in, out)."""
     if t.numel() != in_features * out_features:
-        raise ValueError(f"a tensor of {t.numel()} entries cannot be a {in_features}x{out_features} matrix")
+        raise ValueError(
+            f"a tensor of {t.numel()} entries cannot be a {in_features}x{out_features} matrix"
+        )
     return t.reshape(in_features, out_features)
 
 
-def matrix_to_ttm_tensor(w: torch.Tensor, in_modes: Sequence[int], out_modes: Sequence[int]) -> torch.Tensor:
+def matrix_to_ttm_tensor(
+    w: torch.Tensor, in_modes: Sequence[int], out_modes: Sequence[int]
+) -> torch.Tensor:
     """W (in, out) -> tensor (m_1 n_1, ..., m_d n_d), the interleaved TT-matrix layout."""
     w = _check_matrix(w)
     d = len(in_modes)
-    if len(out_modes) != d or math.prod(in_modes) != w.shape[0] or math.prod(out_modes) != w.shape[1]:
+    if (
+        len(out_modes) != d
+        or math.prod(in_modes) != w.shape[0]
+        or math.prod(out_modes) != w.shape[1]
+    ):
         good = suggest_ttm_modes(*w.shape)
         raise ValueError(
             f"in_modes {list(in_modes)} (product {math.prod(in_modes)}) and out_modes {list(out_modes)} "
@@ -293,9 +309,13 @@ def matrix_to_ttm_tensor(w: torch.Tensor, in_modes: Sequence[int], out_modes: Se
     return t.permute(interleave).reshape([m * n for m, n in zip(in_modes, out_modes)])
 
 
-def ttm_tensor_to_matrix(t: torch.Tensor, in_modes: Sequence[int], out_modes: Sequence[int]) -> torch.Tensor:
+def ttm_tensor_to_matrix(
+    t: torch.Tensor, in_modes: Sequence[int], out_modes: Sequence[int]
+) -> torch.Tensor:
     """Inverse of :func:`matrix_to_ttm_tensor`: (m_1 n_1, ..., m_d n_d) -> W (in, out)."""
     d = len(in_modes)
-    t = t.reshape([s for m, n in zip(in_modes, out_modes) for s in (m, n)])  # (m_1, n_1, ..., m_d, n_d)
+    t = t.reshape(
+        [s for m, n in zip(in_modes, out_modes) for s in (m, n)]
+    )  # (m_1, n_1, ..., m_d, n_d)
     t = t.permute(list(range(0, 2 * d, 2)) + list(range(1, 2 * d, 2)))
     return t.reshape(math.prod(in_modes), math.prod(out_modes))

@@ -18,7 +18,15 @@ import torch
 
 from .tensorize import matrix_to_ttm_tensor, suggest_ttm_modes, ttm_tensor_to_matrix
 
-__all__ = ["TTMatrix", "TTSVDInfo", "TensorTrain", "ranks_for_budget", "tt_matrix", "tt_round", "tt_svd"]
+__all__ = [
+    "TTMatrix",
+    "TTSVDInfo",
+    "TensorTrain",
+    "ranks_for_budget",
+    "tt_matrix",
+    "tt_round",
+    "tt_svd",
+]
 
 _EXAMPLE = "tt_svd(torch.randn(8, 12, 8), max_rank=4)"
 
@@ -166,8 +174,10 @@ class TensorTrain:
         return cls([torch.as_tensor(tl.to_numpy(f)) for f in tt])
 
     def __repr__(self) -> str:
-        return (f"TensorTrain(shape={list(self.shape)}, ranks={self.ranks}, params={self.num_params:,}, "
-                f"compression={self.compression:.1f}x)")
+        return (
+            f"TensorTrain(shape={list(self.shape)}, ranks={self.ranks}, params={self.num_params:,}, "
+            f"compression={self.compression:.1f}x)"
+        )
 
 
 def _to_backend(tl, core: torch.Tensor):
@@ -181,9 +191,13 @@ def _check_tensor(x) -> torch.Tensor:
         if type(x).__module__ == "numpy" and hasattr(x, "shape"):
             x = torch.from_numpy(x)
         else:
-            raise TypeError(f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. Example: {_EXAMPLE}")
+            raise TypeError(
+                f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. Example: {_EXAMPLE}"
+            )
     if x.numel() == 0:
-        raise ValueError(f"cannot decompose an empty tensor of shape {tuple(x.shape)}. Example: {_EXAMPLE}")
+        raise ValueError(
+            f"cannot decompose an empty tensor of shape {tuple(x.shape)}. Example: {_EXAMPLE}"
+        )
     if x.ndim == 0:
         raise ValueError(f"cannot decompose a 0-d tensor; reshape it first. Example: {_EXAMPLE}")
     if x.is_complex():
@@ -191,7 +205,9 @@ def _check_tensor(x) -> torch.Tensor:
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"the tensor contains NaN or inf values; TT-SVD needs finite numbers. Example: {_EXAMPLE}")
+        raise ValueError(
+            f"the tensor contains NaN or inf values; TT-SVD needs finite numbers. Example: {_EXAMPLE}"
+        )
     return x
 
 
@@ -208,7 +224,9 @@ def _requested_ranks(max_rank, shape: Sequence[int]) -> list[int]:
         ranks = [int(r) for r in max_rank]
         if len(ranks) == d + 1:
             if ranks[0] != 1 or ranks[-1] != 1:
-                raise ValueError(f"boundary ranks must be 1, got {ranks}. Example: {[1] + [4] * (d - 1) + [1]}")
+                raise ValueError(
+                    f"boundary ranks must be 1, got {ranks}. Example: {[1] + [4] * (d - 1) + [1]}"
+                )
             ranks = ranks[1:-1]
         if len(ranks) != d - 1:
             raise ValueError(
@@ -228,7 +246,9 @@ def ranks_for_budget(shape: Sequence[int], fraction: float) -> list[int]:
     least 1; each bond is also clipped to what the tensor allows. Returns all d+1 ranks.
     """
     if not 0 < fraction <= 1:
-        raise ValueError(f"a rank given as a float is a fraction of the dense parameters in (0, 1], got {fraction}")
+        raise ValueError(
+            f"a rank given as a float is a fraction of the dense parameters in (0, 1], got {fraction}"
+        )
     d, dense = len(shape), math.prod(shape)
     caps = _max_ranks(shape)
     best = 1
@@ -242,7 +262,9 @@ def ranks_for_budget(shape: Sequence[int], fraction: float) -> list[int]:
 
 def _max_ranks(shape: Sequence[int]) -> list[int]:
     """The largest rank each bond can have: min(prod of modes left, prod of modes right)."""
-    return [min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)]
+    return [
+        min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)
+    ]
 
 
 def _svd(a: torch.Tensor):
@@ -266,7 +288,9 @@ def _svd(a: torch.Tensor):
 
 def _truncation_rank(s: torch.Tensor, max_rank, delta: float) -> int:
     """Smallest rank whose discarded tail has norm <= delta, capped by max_rank."""
-    tail = torch.sqrt(torch.flip(torch.cumsum(torch.flip(s.double() ** 2, [0]), 0), [0]))  # tail[i] = ||s[i:]||
+    tail = torch.sqrt(
+        torch.flip(torch.cumsum(torch.flip(s.double() ** 2, [0]), 0), [0])
+    )  # tail[i] = ||s[i:]||
     keep = int((tail > delta).sum())  # singular values that must stay
     return max(1, min(keep, max_rank, s.numel()))
 
@@ -297,7 +321,9 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
     shape, d = tuple(x.shape), x.ndim
     requested = _requested_ranks(max_rank, shape)
     if rel_error is not None and not rel_error >= 0:
-        raise ValueError(f"rel_error must be >= 0, got {rel_error}. Example: tt_svd(x, rel_error=0.1)")
+        raise ValueError(
+            f"rel_error must be >= 0, got {rel_error}. Example: tt_svd(x, rel_error=0.1)"
+        )
     norm = float(torch.linalg.vector_norm(x.double()))
     delta = 0.0 if rel_error is None else rel_error * norm / math.sqrt(max(d - 1, 1))
     info = TTSVDInfo(norm=norm, requested_ranks=[r if r != math.inf else -1 for r in requested])
@@ -358,9 +384,13 @@ class TTMatrix:
     def __init__(self, cores: Sequence[torch.Tensor], info: TTSVDInfo | None = None):
         cores = list(cores)
         if not cores or any(c.ndim != 4 for c in cores):
-            raise ValueError("TT-matrix cores must be 4-D (r_prev, m, n, r_next), e.g. [torch.randn(1, 4, 2, 1)]")
+            raise ValueError(
+                "TT-matrix cores must be 4-D (r_prev, m, n, r_next), e.g. [torch.randn(1, 4, 2, 1)]"
+            )
         self.cores, self.info = cores, info
-        self._train = TensorTrain([c.reshape(c.shape[0], -1, c.shape[3]) for c in cores])  # validates ranks
+        self._train = TensorTrain(
+            [c.reshape(c.shape[0], -1, c.shape[3]) for c in cores]
+        )  # validates ranks
 
     in_modes = property(lambda self: tuple(c.shape[1] for c in self.cores))
     out_modes = property(lambda self: tuple(c.shape[2] for c in self.cores))
@@ -389,11 +419,15 @@ class TTMatrix:
         return cls([torch.as_tensor(tl.to_numpy(f)) for f in ttm])
 
     def __repr__(self) -> str:
-        return (f"TTMatrix(in_modes={list(self.in_modes)}, out_modes={list(self.out_modes)}, "
-                f"ranks={self.ranks}, params={self.num_params:,})")
+        return (
+            f"TTMatrix(in_modes={list(self.in_modes)}, out_modes={list(self.out_modes)}, "
+            f"ranks={self.ranks}, params={self.num_params:,})"
+        )
 
 
-def tt_matrix(w: torch.Tensor, in_modes=None, out_modes=None, max_rank=None, rel_error=None) -> TTMatrix:
+def tt_matrix(
+    w: torch.Tensor, in_modes=None, out_modes=None, max_rank=None, rel_error=None
+) -> TTMatrix:
     """Decompose a matrix W (in, out) into the TT-matrix layout with TT-SVD.
 
     The modes are interleaved, (m_1 n_1, ..., m_d n_d), then TT-SVD'd; each core is then split
@@ -403,7 +437,13 @@ def tt_matrix(w: torch.Tensor, in_modes=None, out_modes=None, max_rank=None, rel
     if w.ndim != 2:
         raise ValueError(f"tt_matrix needs a 2-D matrix (in, out), got shape {tuple(w.shape)}")
     if in_modes is None or out_modes is None:
-        in_modes, out_modes = suggest_ttm_modes(*w.shape, order=None if in_modes is None else len(in_modes))
-    train = tt_svd(matrix_to_ttm_tensor(w, in_modes, out_modes), max_rank=max_rank, rel_error=rel_error)
-    cores = [c.reshape(c.shape[0], m, n, c.shape[2]) for c, m, n in zip(train.cores, in_modes, out_modes)]
+        in_modes, out_modes = suggest_ttm_modes(
+            *w.shape, order=None if in_modes is None else len(in_modes)
+        )
+    train = tt_svd(
+        matrix_to_ttm_tensor(w, in_modes, out_modes), max_rank=max_rank, rel_error=rel_error
+    )
+    cores = [
+        c.reshape(c.shape[0], m, n, c.shape[2]) for c, m, n in zip(train.cores, in_modes, out_modes)
+    ]
     return TTMatrix(cores, train.info)

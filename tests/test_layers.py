@@ -8,7 +8,14 @@ from transformers.pytorch_utils import Conv1D
 import loretta_explore as lx
 from loretta_explore.layers import LorettaRepLinear, TTAdapter, TTLinear
 
-SIZES = [(768, 64, None), (64, 768, None), (4096, 16, None), (8, 2304, None), (12, 10, None), (6, 4, (4, 6))]
+SIZES = [
+    (768, 64, None),
+    (64, 768, None),
+    (4096, 16, None),
+    (8, 2304, None),
+    (12, 10, None),
+    (6, 4, (4, 6)),
+]
 
 
 @pytest.mark.parametrize("layout", ["flat", "ttm"])
@@ -20,8 +27,15 @@ def test_every_forward_path_equals_dense_matmul(size, mode, layout):
         with pytest.raises(ValueError, match="cannot be cut"):
             TTLinear(in_f, out_f, shape, forward_mode=mode)
         return
-    layer = TTLinear(in_f, out_f, shape if layout == "flat" else None, tt_rank=3, layout=layout,
-                     forward_mode=mode, dtype=torch.float64)
+    layer = TTLinear(
+        in_f,
+        out_f,
+        shape if layout == "flat" else None,
+        tt_rank=3,
+        layout=layout,
+        forward_mode=mode,
+        dtype=torch.float64,
+    )
     x = torch.randn(2, 5, in_f, dtype=torch.float64)
     expected = x @ layer.dense_matrix() + layer.bias
     assert torch.allclose(layer(x), expected, rtol=0, atol=1e-10)
@@ -40,7 +54,8 @@ def test_gradcheck(layout, mode):
     names = [n for n, _ in layer.named_parameters()]
     values = tuple(p.detach().clone().requires_grad_(True) for p in params)
     assert torch.autograd.gradcheck(
-        lambda *vs: torch.func.functional_call(layer, dict(zip(names, vs)), (x.detach(),)), values)
+        lambda *vs: torch.func.functional_call(layer, dict(zip(names, vs)), (x.detach(),)), values
+    )
 
 
 def test_auto_mode_picks_the_cheaper_path():
@@ -166,10 +181,15 @@ def test_rep_trains_only_tt_cores():
     rep = LorettaRepLinear(nn.Linear(64, 48), bottleneck=8, tt_rank=3, init="compensated")
     trainable = {n for n, p in rep.named_parameters() if p.requires_grad}
     assert trainable == {f"A.cores.{k}" for k in range(len(rep.A.cores))} | {
-        f"B.cores.{k}" for k in range(len(rep.B.cores))}
+        f"B.cores.{k}" for k in range(len(rep.B.cores))
+    }
     with pytest.raises(TypeError, match="nn.Linear or transformers' Conv1D"):
         LorettaRepLinear(nn.Conv2d(3, 3, 1))
 
 
 def test_public_names():
-    assert lx.TTLinear is TTLinear and lx.TTAdapter is TTAdapter and lx.LorettaRepLinear is LorettaRepLinear
+    assert (
+        lx.TTLinear is TTLinear
+        and lx.TTAdapter is TTAdapter
+        and lx.LorettaRepLinear is LorettaRepLinear
+    )

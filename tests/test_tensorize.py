@@ -25,9 +25,7 @@ def brute_force(n, order):
     if order == 1:
         return [(n,)] if n >= 2 else []
     divisors = [k for k in range(2, n + 1) if n % k == 0]
-    return sorted(
-        (k, *rest) for k in divisors for rest in brute_force(n // k, order - 1)
-    )
+    return sorted((k, *rest) for k in divisors for rest in brute_force(n // k, order - 1))
 
 
 @settings(max_examples=150, deadline=None)

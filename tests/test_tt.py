@@ -20,7 +20,10 @@ def rel(a, b):
 def low_rank_tensor(shape, rank, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     ranks = [1] + [rank] * (len(shape) - 1) + [1]
-    cores = [torch.randn(ranks[i], n, ranks[i + 1], generator=g, dtype=dtype) for i, n in enumerate(shape)]
+    cores = [
+        torch.randn(ranks[i], n, ranks[i + 1], generator=g, dtype=dtype)
+        for i, n in enumerate(shape)
+    ]
     return TensorTrain(cores).full()
 
 
@@ -144,11 +147,13 @@ def test_round_rel_error_and_sum_of_trains():
     x = low_rank_tensor((5, 6, 7), 2)
     a = lx.tt_svd(x)
     # a redundant train (ranks doubled by concatenating cores) rounds back to rank 2
-    padded = TensorTrain([
-        torch.cat([a.cores[0], a.cores[0]], dim=2),
-        _block(a.cores[1]),
-        torch.cat([a.cores[2], a.cores[2]], dim=0) / 2,
-    ])
+    padded = TensorTrain(
+        [
+            torch.cat([a.cores[0], a.cores[0]], dim=2),
+            _block(a.cores[1]),
+            torch.cat([a.cores[2], a.cores[2]], dim=0) / 2,
+        ]
+    )
     assert rel(padded.full(), x) < 1e-10
     rounded = padded.round(rel_error=1e-10)
     assert rounded.ranks == [1, 2, 2, 1]  # the true TT rank, though `a` was exact at full rank
