@@ -363,20 +363,29 @@ def _pair(tt_shapes):
 
 
 REP_INITS = ("paper", "compensated", "zero")
+SCALE_BY = ("bottleneck", "tt_rank")
 
 
 class LorettaRepLinear(nn.Module):
-    """LoRETTA_rep (METHOD.md section 3): y = W0 x + s * B(A(dropout(x))), W0 frozen.
+    """LoRETTA_rep (docs/method.md#rep): y = W0 x + s * B(A(dropout(x))), W0 frozen.
 
-    A: in -> bottleneck and B: bottleneck -> out are each ONE bias-free :class:`TTLinear`;
-    s = alpha / tt_rank. Wraps an nn.Linear or GPT-2's Conv1D. Three ways to start:
+    A: in -> bottleneck and B: bottleneck -> out are each ONE bias-free :class:`TTLinear`.
+    Wraps an nn.Linear or GPT-2's Conv1D.
+
+    Scale (docs/method.md#scale): the paper writes s = alpha / r in LoRA's notation, where LoRA's
+    r is the width of the update, i.e. our bottleneck b; the authors' released code computes
+    alpha / b (16 / 8 = 2.0 on encoders). That is the default, ``scale_by="bottleneck"``.
+    ``scale_by="tt_rank"`` divides by the largest internal TT rank instead (16 / 5 = 3.2), an
+    earlier reading kept so the two can be compared.
+
+    Three ways to start (docs/method.md#starts):
 
     - "paper": Gaussian A and B, so the update is non-zero at step 0 (the authors' code);
     - "compensated": the paper's described noise mitigation, which its code never implemented:
       the initial update s * B0 A0 is subtracted from the frozen weight, so the model starts exactly
-      at the pretrained function. We keep the initial cores as buffers and subtract their update
-      in the forward through frozen copies A0, B0 (W0 - dW0 is never written into the pretrained
-      weight, so disabling the adapter and reloading stay exact; merging folds both in);
+      at the pretrained function. We keep the initial cores as frozen copies A0, B0 (saved with
+      the adapter) and subtract their update in the forward (W0 - dW0 is never written into the
+      pretrained weight, so disabling the adapter and reloading stay exact; merging folds both in);
     - "zero": B's last core is zero, so the update starts at zero (like LoRA's B = 0).
     """
 
@@ -389,18 +398,23 @@ class LorettaRepLinear(nn.Module):
         dropout: float = 0.0,
         init: str = "paper",
         tt_shapes="paper",
+        scale_by: str = "bottleneck",
     ):
         super().__init__()
+        if scale_by not in SCALE_BY:
+            raise ValueError(
+                f"scale_by must be one of {SCALE_BY}, got {scale_by!r}: the scale is s = alpha / b "
+                "(the paper's and the authors' code, default) or alpha / tt_rank (an earlier reading). "
+                "Example: LorettaRepLinear(nn.Linear(768, 768), scale_by='bottleneck')"
+            )
         if init not in REP_INITS:
             raise ValueError(
                 f"init must be one of {REP_INITS}, got {init!r}. Example: init='compensated'"
             )
         w, in_f, out_f = _linear_matrix(base_linear)
-        rank_for_scale = tt_rank if isinstance(tt_rank, int) else max(tt_rank)
         self.base = base_linear
         self.base.requires_grad_(False)
         self.in_features, self.out_features, self.bottleneck = in_f, out_f, bottleneck
-        self.init, self.alpha, self.scale = init, alpha, alpha / rank_for_scale
         a_shape, b_shape = _pair(tt_shapes)
         self.A = TTLinear(in_f, bottleneck, a_shape, tt_rank, bias=False, device=w.device)
         self.B = TTLinear(
@@ -412,6 +426,9 @@ class LorettaRepLinear(nn.Module):
             device=w.device,
             init="zero" if init == "zero" else "paper",
         )
+        self.init, self.alpha, self.scale_by = init, alpha, scale_by
+        divisor = bottleneck if scale_by == "bottleneck" else max(self.A.ranks + self.B.ranks)
+        self.scale = alpha / divisor
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         if init == "compensated":  # frozen copies of the starting point, saved with the adapter
             self.A0 = copy.deepcopy(self.A).requires_grad_(False)
@@ -464,7 +481,10 @@ class LorettaRepLinear(nn.Module):
         return y + self.scale * update.to(y.dtype)
 
     def extra_repr(self) -> str:
-        return f"bottleneck={self.bottleneck}, scale={self.scale:g}, init={self.init}, merged={self.merged}"
+        return (
+            f"bottleneck={self.bottleneck}, scale={self.scale:g} (alpha={self.alpha:g} / "
+            f"{self.scale_by}), init={self.init}, merged={self.merged}"
+        )
 
 
 class DenseAdapter(nn.Module):

@@ -143,7 +143,10 @@ def test_rep_init_modes(kind, init):
     assert unchanged == (init != "paper")  # paper's Gaussian init moves the output at step 0
     if init == "compensated":
         assert torch.allclose(rep.get_delta_weight(), torch.zeros(64, 48), atol=1e-7)
-    assert rep.scale == pytest.approx(16 / 3)
+    assert rep.scale == pytest.approx(16 / 8)  # alpha / bottleneck, the paper's s = alpha / r
+    assert LorettaRepLinear(base_linear(kind), 8, 3, scale_by="tt_rank").scale == pytest.approx(
+        16 / 3
+    )
 
 
 @pytest.mark.parametrize("kind", ["linear", "conv1d"])
@@ -193,3 +196,61 @@ def test_public_names():
         and lx.TTAdapter is TTAdapter
         and lx.LorettaRepLinear is LorettaRepLinear
     )
+
+
+def _paper_dense(cores, rows, cols):
+    """The flattened layout, written out from the method text: entry t of the row-major
+    flattened W (rows, cols) is G_1[:, i_1, :] @ G_2[:, i_2, :] @ ... @ G_d[:, i_d, :] where
+    (i_1, ..., i_d) is t written in the mixed radix of the mode sizes."""
+    modes = [c.shape[1] for c in cores]
+    flat = torch.empty(rows * cols, dtype=cores[0].dtype)
+    for t in range(rows * cols):
+        rest, index = t, []
+        for k in reversed(modes):
+            index.append(rest % k)
+            rest //= k
+        product = torch.ones(1, 1, dtype=cores[0].dtype)
+        for core, i in zip(cores, reversed(index)):
+            product = product @ core[:, i, :]
+        flat[t] = product[0, 0]
+    return flat.reshape(rows, cols)
+
+
+@pytest.mark.parametrize("scale_by", ["bottleneck", "tt_rank"])
+def test_rep_matches_the_paper_formula_written_out(scale_by):
+    """y = W0 x + (alpha / b) * B(A(x)), A and B each one bias-free TT layer over the flattened
+    row-major layout (docs/method.md#rep, #scale); the paper's encoder setting 768 -> 768, b = 8,
+    r = 5, alpha = 16, shapes [8, 12, 8, 8]: s = 16 / 8 = 2.0 (tt_rank convention: 16 / 5 = 3.2)."""
+    torch.manual_seed(0)
+    base = nn.Linear(768, 768).double()
+    options = {} if scale_by == "bottleneck" else {"scale_by": "tt_rank"}
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=5, alpha=16.0, **options).double()
+    g = torch.Generator().manual_seed(1)
+    cores_a = [torch.randn(c.shape, generator=g, dtype=torch.float64) / 3 for c in rep.A.cores]
+    cores_b = [torch.randn(c.shape, generator=g, dtype=torch.float64) / 3 for c in rep.B.cores]
+    with torch.no_grad():
+        for mine, given in zip(list(rep.A.cores) + list(rep.B.cores), cores_a + cores_b):
+            mine.copy_(given)
+    assert [c.shape[1] for c in cores_a] == [8, 12, 8, 8] == [c.shape[1] for c in cores_b]
+    a_w, b_w = _paper_dense(cores_a, 768, 8), _paper_dense(cores_b, 8, 768)  # (in, b), (b, out)
+    x = torch.randn(3, 768, generator=g, dtype=torch.float64)
+    w0, bias = base.weight.detach(), base.bias.detach()
+    paper = x @ w0.T + bias + (16.0 / 8) * ((x @ a_w) @ b_w)
+    got = rep(x).detach()
+    if scale_by == "bottleneck":
+        assert rep.scale == 2.0
+        assert torch.allclose(got, paper, rtol=0, atol=1e-6)
+    else:
+        assert rep.scale == 3.2
+        base_out = x @ w0.T + bias
+        assert torch.allclose(got - base_out, 1.6 * (paper - base_out), rtol=0, atol=1e-6)
+        assert not torch.allclose(got, paper, atol=1e-3)
+    assert f"alpha=16 / {scale_by}" in repr(rep)
+
+
+@pytest.mark.parametrize("bad", ["rank", "alpha", None, 8])
+def test_rep_scale_by_is_validated(bad):
+    with pytest.raises(
+        ValueError, match=r"scale_by must be one of \('bottleneck', 'tt_rank'\).*Example"
+    ):
+        LorettaRepLinear(nn.Linear(16, 16), bottleneck=4, tt_rank=2, scale_by=bad)
