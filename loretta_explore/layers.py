@@ -1,9 +1,10 @@
 """LoRETTA's building blocks as torch modules: a TT linear layer, the adp block, the rep layer.
 
-- :class:`TTLinear` holds a weight W (in, out) as tensor-train cores (METHOD.md section 1).
-- :class:`TTAdapter` is LoRETTA_adp's bottleneck adapter with TT up and down layers (section 2).
+- :class:`TTLinear` holds a weight W (in, out) as tensor-train cores (docs/method.md#tt-format).
+- :class:`TTAdapter` is LoRETTA_adp's bottleneck adapter with TT up and down layers
+  (docs/method.md#adp).
 - :class:`LorettaRepLinear` is LoRETTA_rep: a frozen linear plus s * B(A(x)) with A and B each one
-  bias-free TT layer (section 3), with the paper's three ways to start.
+  bias-free TT layer (docs/method.md#rep), with the paper's three ways to start.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import math
 import torch
 from torch import nn
 
+from ._integers import as_float, as_int, is_integer_like
 from .tensorize import (
+    as_shape,
     cut_point,
     matrix_to_ttm_tensor,
     resolve_shape,
@@ -36,28 +39,48 @@ ACTIVATIONS = {
 }
 
 
-def _ranks(tt_rank, order: int) -> list[int]:
-    if isinstance(tt_rank, int):
-        if tt_rank < 1:
-            raise ValueError(
-                f"tt_rank must be >= 1, got {tt_rank}. Example: TTLinear(768, 64, tt_rank=5)"
-            )
-        return [1] + [tt_rank] * (order - 1) + [1]
-    ranks = [int(r) for r in tt_rank]
+def _ranks(tt_rank, order: int, example: str = "TTLinear(768, 64, tt_rank=5)") -> list[int]:
+    """tt_rank (one integer-like, or d-1 internal / d+1 full ranks as a sequence, numpy array or
+    1-D tensor) as the d+1 ranks with the boundary 1s."""
+    if is_integer_like(tt_rank) or _is_flag(tt_rank):
+        return [1] + [as_int(tt_rank, "tt_rank", example)] * (order - 1) + [1]
+    if isinstance(tt_rank, (str, bytes, float)) or getattr(tt_rank, "ndim", 1) != 1:
+        raise TypeError(
+            f"tt_rank must be an int or a list of {order - 1} ints, got {tt_rank!r}. "
+            f"Example: {example}"
+        )
+    try:
+        given = list(tt_rank)
+    except TypeError:
+        raise TypeError(
+            f"tt_rank must be an int or a list of {order - 1} ints, got {tt_rank!r} "
+            f"({type(tt_rank).__name__}). Example: {example}"
+        ) from None
+    ranks = [as_int(r, "every entry of tt_rank", example, minimum=None) for r in given]
     if len(ranks) == order - 1:
         ranks = [1, *ranks, 1]
     if len(ranks) != order + 1 or ranks[0] != 1 or ranks[-1] != 1 or min(ranks) < 1:
         raise ValueError(
-            f"tt_rank {list(tt_rank)} does not fit {order} cores: give an int or {order - 1} "
-            f"internal ranks, e.g. tt_rank={[5] * (order - 1)}"
+            f"tt_rank {given} does not fit {order} cores: give an int >= 1 or {order - 1} "
+            f"internal ranks >= 1, e.g. tt_rank={[5] * (order - 1)}"
         )
     return ranks
+
+
+def _is_flag(value) -> bool:
+    return isinstance(value, bool) or str(getattr(value, "dtype", "")) in ("bool", "torch.bool")
+
+
+def _choice(value, options, name: str, example: str) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}. Example: {example}")
+    return value
 
 
 class TTLinear(nn.Module):
     """A linear layer y = x @ W + b whose weight W (in, out) is a tensor train.
 
-    Layouts: "flat" (LoRETTA's, METHOD.md section 1: W flattened row-major and folded into
+    Layouts: "flat" (LoRETTA's, docs/method.md#layouts: W flattened row-major and folded into
     `tt_shape`, cores (r, k, r)) and "ttm" (the classic TT-matrix, cores (r, m, n, r)).
 
     Forward modes: "dense" reconstructs W then does one matmul; "contract" never forms W: the
@@ -66,7 +89,7 @@ class TTLinear(nn.Module):
     estimate for the batch at hand.
 
     Init "paper": Gaussian cores scaled so that W's entries have std sqrt(1/(in+out)) and bias
-    ~ U(+-1/sqrt(out)) (the authors' code, METHOD.md section 2); "zero": the last core is zero, so
+    ~ U(+-1/sqrt(out)) (the authors' code, docs/method.md#adp); "zero": the last core is zero, so
     W = 0 at the start (an identity-at-start option for adapters and rep updates).
     """
 
@@ -84,10 +107,19 @@ class TTLinear(nn.Module):
         dtype=None,
     ):
         super().__init__()
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-        if forward_mode not in FORWARD_MODES:
-            raise ValueError(f"forward_mode must be one of {FORWARD_MODES}, got {forward_mode!r}")
+        example = "TTLinear(768, 64, tt_rank=5)"
+        in_features = as_int(in_features, "in_features", example)
+        out_features = as_int(out_features, "out_features", example)
+        _choice(layout, LAYOUTS, "layout", "TTLinear(768, 64, layout='flat')")
+        _choice(
+            forward_mode, FORWARD_MODES, "forward_mode", "TTLinear(768, 64, forward_mode='auto')"
+        )
+        _choice(init, ("paper", "zero"), "init", "TTLinear(768, 64, init='paper')")
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(
+                f"dtype must be a floating-point torch.dtype, got {dtype!r}: cores are trained "
+                "by gradient descent. Example: TTLinear(768, 64, dtype=torch.float32)"
+            )
         self.in_features, self.out_features = in_features, out_features
         self.layout, self.forward_mode = layout, forward_mode
         factory = dict(device=device, dtype=dtype or torch.float32)
@@ -95,12 +127,23 @@ class TTLinear(nn.Module):
             self.tt_shape = resolve_shape(in_features, out_features, tt_shape)
             core_shapes = [(k,) for k in self.tt_shape]
         else:
-            modes = suggest_ttm_modes(in_features, out_features) if tt_shape is None else tt_shape
-            self.in_modes, self.out_modes = (tuple(m) for m in modes)
-            if math.prod(self.in_modes) != in_features or math.prod(self.out_modes) != out_features:
+            good = suggest_ttm_modes(in_features, out_features)
+            modes = good if tt_shape is None else tt_shape
+            if isinstance(modes, str) or len(modes) != 2:
                 raise ValueError(
-                    f"TT-matrix modes {modes} must multiply to ({in_features}, {out_features}); "
-                    f"e.g. tt_shape={suggest_ttm_modes(in_features, out_features)}"
+                    f"for layout='ttm', tt_shape is a pair (in_modes, out_modes), got {modes!r}. "
+                    f"Example: tt_shape={good}"
+                )
+            self.in_modes = as_shape(modes[0], "in_modes", f"tt_shape={good}")
+            self.out_modes = as_shape(modes[1], "out_modes", f"tt_shape={good}")
+            if (
+                len(self.in_modes) != len(self.out_modes)
+                or math.prod(self.in_modes) != in_features
+                or math.prod(self.out_modes) != out_features
+            ):
+                raise ValueError(
+                    f"TT-matrix modes {modes} must have equal length and multiply to "
+                    f"({in_features}, {out_features}); e.g. tt_shape={good}"
                 )
             self.tt_shape = tuple(m * n for m, n in zip(self.in_modes, self.out_modes))
             core_shapes = list(zip(self.in_modes, self.out_modes))
@@ -119,9 +162,9 @@ class TTLinear(nn.Module):
         self.reset_parameters(init)
 
     def reset_parameters(self, init: str = "paper") -> None:
-        """(Re)initialise: "paper" (Gaussian, W entry std sqrt(1/(in+out))) or "zero" (last core 0)."""
-        if init not in ("paper", "zero"):
-            raise ValueError(f'init must be "paper" or "zero", got {init!r}')
+        """(Re)initialise: "paper" (Gaussian, W entry std sqrt(1/(in+out))) or "zero" (last core
+        0)."""
+        _choice(init, ("paper", "zero"), "init", "layer.reset_parameters('paper')")
         # W's entry is a sum over prod(internal ranks) paths of products of d core entries.
         paths = math.prod(self.ranks[1:-1])
         std = (1.0 / ((self.in_features + self.out_features) * paths)) ** (
@@ -137,7 +180,7 @@ class TTLinear(nn.Module):
                 self.bias.uniform_(-bound, bound) if init == "paper" else self.bias.zero_()
 
     def _split_plan(self):
-        """Where the input index ends inside the flat train: (p, c, e) with mode p = (c in, e out)."""
+        """Where the input index ends in the flat train: (p, c, e), mode p = (c in, e out)."""
         return cut_point(self.tt_shape, self.in_features)
 
     @property
@@ -192,7 +235,9 @@ class TTLinear(nn.Module):
         return "contract" if cost["contract"] < cost["dense"] else "dense"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (..., in) -> (..., out); computed in the cores' dtype (fp32 beside a bf16 model)
+        """(..., in) -> (..., out), computed in the cores' dtype (fp32 beside a bf16 model) and
+        returned in x's. Integer input is refused (TypeError), not computed and truncated."""
+        _check_input(x, self.in_features, "TTLinear")
         lead, dtype = x.shape[:-1], x.dtype
         x2 = x.reshape(-1, self.in_features).to(self.cores[0].dtype)  # (N, in)
         mode = self.chosen_mode(x2.shape[0])
@@ -219,21 +264,21 @@ class TTLinear(nn.Module):
             P = core.reshape(c, e * r_right)  # (in, e * r_right)
         else:
             P = (left @ core.reshape(r_left, -1)).reshape(self.in_features, e * r_right)
-        y = (x @ P).reshape(-1, r_right)  # (N * e, r_right)
+        y = (x @ P).reshape(x.shape[0] * e, r_right)  # (N * e, r_right)
         if p + 1 < len(self.cores):
             y = y @ _right_matrix(cores[p + 1 :])  # (N * e, b)
         return y.reshape(x.shape[0], self.out_features)
 
     def _contract_ttm(self, x: torch.Tensor) -> torch.Tensor:
-        """Classic TT-matrix by vector: sweep the cores, turning one input mode into an output mode."""
+        """Classic TT-matrix by vector: sweep the cores, one input mode into one output mode."""
         n_rows = x.shape[0]
-        t = x.reshape(n_rows, 1, self.in_modes[0], -1)  # (N, r_0, m_1, rest)
+        t = x.reshape(n_rows, 1, self.in_modes[0], self.in_features // self.in_modes[0])
         for k, core in enumerate(self.cores):
             t = torch.einsum("brmx,rmns->bnsx", t, core)  # (N n_<k, n_k, r_k, rest)
             if k + 1 < len(self.cores):
-                t = t.reshape(
-                    -1, core.shape[-1], self.in_modes[k + 1], t.shape[-1] // self.in_modes[k + 1]
-                )
+                done = n_rows * math.prod(self.out_modes[: k + 1])  # N n_1 .. n_k
+                rest = math.prod(self.in_modes[k + 2 :])
+                t = t.reshape(done, core.shape[-1], self.in_modes[k + 1], rest)
         return t.reshape(n_rows, self.out_features)
 
     @classmethod
@@ -271,14 +316,33 @@ class TTLinear(nn.Module):
             )
             if layer.bias is not None:
                 layer.bias.copy_(linear.bias.float())
-        layer.svd_info = tt.info
         return layer
 
     def extra_repr(self) -> str:
         return (
-            f"in_features={self.in_features}, out_features={self.out_features}, layout={self.layout}, "
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"layout={self.layout}, "
             f"tt_shape={list(self.tt_shape)}, ranks={self.ranks}, bias={self.bias is not None}, "
             f"forward_mode={self.forward_mode}"
+        )
+
+
+def _check_input(x, in_features: int, owner: str) -> None:
+    """Refuse what would fail deep inside (or worse, silently): say what was given and expected."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{owner} expects a torch.Tensor (..., {in_features}), got {type(x).__name__}. "
+            f"Example: layer(torch.randn(2, {in_features}))"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{owner} expects floating-point input, got {x.dtype}: integer input would be "
+            f"computed in float and truncated back. Convert it first, e.g. layer(x.float())"
+        )
+    if x.ndim == 0 or x.shape[-1] != in_features:
+        raise ValueError(
+            f"{owner} expects input (..., in_features={in_features}), got shape "
+            f"{tuple(x.shape)}. Example: layer(torch.randn(2, {in_features}))"
         )
 
 
@@ -304,7 +368,7 @@ def _linear_matrix(linear: nn.Module) -> tuple[torch.Tensor, int, int]:
 
 
 class TTAdapter(nn.Module):
-    """LoRETTA_adp's block (METHOD.md section 2): a(h) = h + s * up(act(down(h))).
+    """LoRETTA_adp's block (docs/method.md#adp): a(h) = h + s * up(act(down(h))).
 
     down: features -> bottleneck and up: bottleneck -> features are :class:`TTLinear` layers with
     a dense bias. With init "paper" both are Gaussian, so the block is *not* the identity at step 0
@@ -324,14 +388,12 @@ class TTAdapter(nn.Module):
         dtype=None,
     ):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if init not in ("paper", "identity"):
-            raise ValueError(f'TTAdapter init must be "paper" or "identity", got {init!r}')
-        if not 1 <= bottleneck:
-            raise ValueError(
-                f"bottleneck must be >= 1, got {bottleneck}. Example: TTAdapter(768, bottleneck=64)"
-            )
+        example = "TTAdapter(768, bottleneck=64, tt_rank=5)"
+        _choice(activation, tuple(ACTIVATIONS), "activation", "TTAdapter(768, activation='relu')")
+        _choice(init, ("paper", "identity"), "TTAdapter init", "TTAdapter(768, init='identity')")
+        features = as_int(features, "features", example)
+        bottleneck = as_int(bottleneck, "bottleneck", example)
+        scale = as_float(scale, "scale", "TTAdapter(768, scale=1.0)")
         down_shape, up_shape = _pair(tt_shapes)
         self.features, self.bottleneck, self.scale = features, bottleneck, scale
         self.down = TTLinear(features, bottleneck, down_shape, tt_rank, device=device, dtype=dtype)
@@ -356,7 +418,8 @@ def _pair(tt_shapes):
     if (
         isinstance(tt_shapes, (tuple, list))
         and len(tt_shapes) == 2
-        and not isinstance(tt_shapes[0], int)
+        and not is_integer_like(tt_shapes[0])
+        and not _is_flag(tt_shapes[0])
     ):
         return tt_shapes[0], tt_shapes[1]
     return tt_shapes, tt_shapes
@@ -401,21 +464,30 @@ class LorettaRepLinear(nn.Module):
         scale_by: str = "bottleneck",
     ):
         super().__init__()
-        if scale_by not in SCALE_BY:
+        example = "LorettaRepLinear(nn.Linear(768, 768), bottleneck=8, tt_rank=5, alpha=16.0)"
+        if not isinstance(scale_by, str) or scale_by not in SCALE_BY:
             raise ValueError(
                 f"scale_by must be one of {SCALE_BY}, got {scale_by!r}: the scale is s = alpha / b "
-                "(the paper's and the authors' code, default) or alpha / tt_rank (an earlier reading). "
+                "(the paper's and the authors' code, default) or alpha / tt_rank (an earlier "
+                "reading). "
                 "Example: LorettaRepLinear(nn.Linear(768, 768), scale_by='bottleneck')"
             )
-        if init not in REP_INITS:
-            raise ValueError(
-                f"init must be one of {REP_INITS}, got {init!r}. Example: init='compensated'"
-            )
+        _choice(
+            init, REP_INITS, "init", "LorettaRepLinear(nn.Linear(768, 768), init='compensated')"
+        )
         w, in_f, out_f = _linear_matrix(base_linear)
-        self.base = base_linear
-        self.base.requires_grad_(False)
-        self.in_features, self.out_features, self.bottleneck = in_f, out_f, bottleneck
+        bottleneck = as_int(bottleneck, "bottleneck", example)
+        alpha = as_float(alpha, "alpha", example)
+        dropout = as_float(
+            dropout, "dropout", "LorettaRepLinear(nn.Linear(768, 768), dropout=0.05)"
+        )
+        if not 0 <= dropout < 1:
+            raise ValueError(
+                f"dropout is a probability in [0, 1), got {dropout}. "
+                "Example: LorettaRepLinear(nn.Linear(768, 768), dropout=0.05)"
+            )
         a_shape, b_shape = _pair(tt_shapes)
+        # everything that can fail is built before the user's layer is touched (frozen below)
         self.A = TTLinear(in_f, bottleneck, a_shape, tt_rank, bias=False, device=w.device)
         self.B = TTLinear(
             bottleneck,
@@ -426,6 +498,7 @@ class LorettaRepLinear(nn.Module):
             device=w.device,
             init="zero" if init == "zero" else "paper",
         )
+        self.in_features, self.out_features, self.bottleneck = in_f, out_f, bottleneck
         self.init, self.alpha, self.scale_by = init, alpha, scale_by
         divisor = bottleneck if scale_by == "bottleneck" else max(self.A.ranks + self.B.ranks)
         self.scale = alpha / divisor
@@ -433,11 +506,16 @@ class LorettaRepLinear(nn.Module):
         if init == "compensated":  # frozen copies of the starting point, saved with the adapter
             self.A0 = copy.deepcopy(self.A).requires_grad_(False)
             self.B0 = copy.deepcopy(self.B).requires_grad_(False)
+        # W0's exact value while merged with keep_pretrained=True (not saved: see merge)
+        self.register_buffer("_pretrained_weight", None, persistent=False)
         self.merged = False
         self.disabled = False
+        self.base = base_linear
+        self.base.requires_grad_(False)
 
     def get_delta_weight(self) -> torch.Tensor:
-        """The update as W (in, out): s * (A_W @ B_W - A0_W @ B0_W), the last term if compensated."""
+        """The update as W (in, out): s * (A_W @ B_W - A0_W @ B0_W), the last term if
+        compensated."""
         delta = self.A.dense_matrix() @ self.B.dense_matrix()  # (in, b) @ (b, out)
         if self.init == "compensated":
             delta = delta - self.A0.dense_matrix() @ self.B0.dense_matrix()
@@ -450,20 +528,50 @@ class LorettaRepLinear(nn.Module):
             update = delta.T if isinstance(self.base, nn.Linear) else delta
             w.copy_((w.float() + update.to(w.device)).to(w.dtype))
 
-    def merge(self) -> None:
-        """Fold the update into the base weight (exact in fp32; bf16 rounds to the weight's dtype)."""
+    def merge(self, keep_pretrained: bool = True) -> None:
+        """Fold the update into the base weight: W0 + s * dW, summed in float32 and rounded once
+        to the weight's dtype (bf16 keeps about 3 significant digits, so the merged layer differs
+        from the unmerged one by that rounding).
+
+        keep_pretrained: keep W0's exact value aside while merged, so that :meth:`unmerge` gives
+        it back bit for bit in every dtype. Memory cost: one copy of the base weight, in its own
+        dtype and device, for as long as the layer stays merged (LLaMA-2-7B, q and v in bf16:
+        64 weights of 32 MiB, 2 GiB). With False nothing is kept; unmerge then subtracts the
+        update again, exact up to one rounding in fp32/fp64, and refuses in fp16/bf16, where
+        that rounding changes about a third of the weights. Merging for good (merge_and_unload,
+        which never unmerges) should pass False.
+        """
+        if _is_flag(keep_pretrained) is False:
+            raise TypeError(f"keep_pretrained must be True or False, got {keep_pretrained!r}")
         if not self.merged:
+            if keep_pretrained:
+                self._pretrained_weight = self.base.weight.detach().clone()
             self._apply_delta(+1.0)
             self.merged = True
 
     def unmerge(self) -> None:
-        """Take the update back out of the base weight."""
-        if self.merged:
+        """Take the update back out of the base weight: W0 exactly as it was before merge()."""
+        if not self.merged:
+            return
+        w = self.base.weight
+        if self._pretrained_weight is not None:
+            with torch.no_grad():
+                w.copy_(self._pretrained_weight)
+            self._pretrained_weight = None
+        elif w.dtype in (torch.float16, torch.bfloat16):
+            raise RuntimeError(
+                f"cannot unmerge exactly: this layer was merged with keep_pretrained=False into a "
+                f"{w.dtype} weight, and subtracting the update again would not give back the "
+                "pretrained weight (the merged sum was rounded to 3 significant digits). Reload "
+                "the base model, or merge with rep.merge(keep_pretrained=True) next time."
+            )
+        else:
             self._apply_delta(-1.0)
-            self.merged = False
+        self.merged = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (..., in) -> (..., out)
+        _check_input(x, self.in_features, "LorettaRepLinear")
         y = self.base(x)
         if self.merged or self.disabled:
             return y

@@ -1,7 +1,8 @@
 """The tensor-train (TT) format: a container, TT-SVD, TT rounding and the TT-matrix layout.
 
 A d-way tensor X of shape (k_1, ..., k_d) is stored as cores G_i of shape (r_{i-1}, k_i, r_i),
-r_0 = r_d = 1, with X[i_1, ..., i_d] = G_1[:, i_1, :] @ ... @ G_d[:, i_d, :] (METHOD.md section 1).
+r_0 = r_d = 1, with X[i_1, ..., i_d] = G_1[:, i_1, :] @ ... @ G_d[:, i_d, :]
+(docs/method.md#tt-format).
 It costs sum_i r_{i-1} k_i r_i numbers instead of prod_i k_i. TT-SVD (Oseledets 2011) builds
 the cores by successive truncated SVDs; its error is bounded by the root of the sum of all
 discarded squared singular values. Everything here is plain torch: CPU or GPU, float32 or
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .tensorize import matrix_to_ttm_tensor, suggest_ttm_modes, ttm_tensor_to_matrix
+from ._integers import as_float, as_int, is_integer_like
+from .tensorize import as_shape, matrix_to_ttm_tensor, suggest_ttm_modes, ttm_tensor_to_matrix
 
 __all__ = [
     "TTMatrix",
@@ -32,7 +34,7 @@ _EXAMPLE = "tt_svd(torch.randn(8, 12, 8), max_rank=4)"
 
 
 def chain_cores(cores: Sequence[torch.Tensor]) -> torch.Tensor | None:
-    """Contract cores (r, n, s) left to right into a matrix (n_1 ... n_k, s); None if there are none.
+    """Contract cores (r, n, s) left to right into a matrix (n_1 ... n_k, s); None if none.
 
     The one contraction behind :meth:`TensorTrain.full` and the TT layers' forward: each step is
     a single matrix product (n_1..n_{k-1}, r) @ (r, n_k s), so no dense tensor of higher order is
@@ -103,16 +105,30 @@ class TensorTrain:
             if not isinstance(c, torch.Tensor) or c.ndim != 3:
                 raise ValueError(
                     f"core {i} must be a 3-D tensor (r_prev, n, r_next), got "
-                    f"{getattr(c, 'shape', type(c).__name__)}. Example: [torch.randn(1, 4, 3), torch.randn(3, 5, 1)]"
+                    f"{getattr(c, 'shape', type(c).__name__)}. "
+                    "Example: [torch.randn(1, 4, 3), torch.randn(3, 5, 1)]"
+                )
+            if c.numel() == 0:
+                raise ValueError(
+                    f"core {i} has shape {tuple(c.shape)}: a rank or mode of size 0 holds nothing. "
+                    "Example: [torch.randn(1, 4, 3), torch.randn(3, 5, 1)]"
+                )
+            if c.dtype != cores[0].dtype or c.device != cores[0].device:
+                raise ValueError(
+                    f"core {i} is {c.dtype} on {c.device} but core 0 is {cores[0].dtype} on "
+                    f"{cores[0].device}: a train's cores must share dtype and device, e.g. "
+                    "TensorTrain([c.to(torch.float32) for c in cores])"
                 )
         if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
             raise ValueError(
-                f"boundary ranks must be 1, got r_0={cores[0].shape[0]} and r_d={cores[-1].shape[2]}"
+                f"boundary ranks must be 1, got r_0={cores[0].shape[0]} and "
+                f"r_d={cores[-1].shape[2]}"
             )
         for i in range(len(cores) - 1):
             if cores[i].shape[2] != cores[i + 1].shape[0]:
                 raise ValueError(
-                    f"core {i} ends with rank {cores[i].shape[2]} but core {i + 1} starts with rank "
+                    f"core {i} ends with rank {cores[i].shape[2]} but core {i + 1} starts with "
+                    "rank "
                     f"{cores[i + 1].shape[0]}: neighbouring ranks must match"
                 )
         self.cores = cores
@@ -175,7 +191,8 @@ class TensorTrain:
 
     def __repr__(self) -> str:
         return (
-            f"TensorTrain(shape={list(self.shape)}, ranks={self.ranks}, params={self.num_params:,}, "
+            f"TensorTrain(shape={list(self.shape)}, ranks={self.ranks}, "
+            f"params={self.num_params:,}, "
             f"compression={self.compression:.1f}x)"
         )
 
@@ -186,13 +203,23 @@ def _to_backend(tl, core: torch.Tensor):
     return tl.tensor(core.detach().cpu().numpy())
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """fp16/bf16 are decomposed in float32: LAPACK/cuSOLVER have no QR or SVD for them, and
+    their 3 significant digits would swamp the singular values anyway."""
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
 def _check_tensor(x) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         if type(x).__module__ == "numpy" and hasattr(x, "shape"):
             x = torch.from_numpy(x)
         else:
             raise TypeError(
-                f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. Example: {_EXAMPLE}"
+                f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. "
+                f"Example: {_EXAMPLE}"
             )
     if x.numel() == 0:
         raise ValueError(
@@ -206,22 +233,42 @@ def _check_tensor(x) -> torch.Tensor:
         x = x.to(torch.get_default_dtype())
     if not bool(torch.isfinite(x).all()):
         raise ValueError(
-            f"the tensor contains NaN or inf values; TT-SVD needs finite numbers. Example: {_EXAMPLE}"
+            "the tensor contains NaN or inf values; TT-SVD needs finite numbers. "
+            f"Example: {_EXAMPLE}"
         )
     return x
 
 
 def _requested_ranks(max_rank, shape: Sequence[int]) -> list[int]:
-    """Normalise max_rank to d-1 internal ranks (None means unlimited)."""
+    """Normalise max_rank to d-1 internal ranks (None means unlimited).
+
+    Accepted: None; a float in (0, 1] (a parameter budget); one integer-like (int, numpy
+    integer, 0-d tensor); a sequence, numpy array or 1-D tensor of d-1 or d+1 integer-likes.
+    """
     d = len(shape)
+    example = f"max_rank=4 or max_rank={[4] * (d - 1)}"
     if max_rank is None:
         return [math.inf] * (d - 1)
-    if isinstance(max_rank, float) and not isinstance(max_rank, bool):
+    if isinstance(max_rank, float) or (
+        getattr(max_rank, "ndim", None) == 0 and getattr(max_rank, "is_floating_point", bool)()
+    ):
         return ranks_for_budget(shape, max_rank)[1:-1]
-    if isinstance(max_rank, int) and not isinstance(max_rank, bool):
-        ranks = [max_rank] * (d - 1)
+    if is_integer_like(max_rank) or isinstance(max_rank, bool):
+        ranks = [as_int(max_rank, "max_rank", example)] * (d - 1)
     else:
-        ranks = [int(r) for r in max_rank]
+        if isinstance(max_rank, (str, bytes)) or getattr(max_rank, "ndim", 1) != 1:
+            raise TypeError(
+                f"max_rank must be None, an int, a float in (0, 1] or a list of ints, got "
+                f"{max_rank!r}. Example: {example}"
+            )
+        try:
+            given = list(max_rank)
+        except TypeError:
+            raise TypeError(
+                f"max_rank must be None, an int, a float in (0, 1] or a list of ints, got "
+                f"{max_rank!r} ({type(max_rank).__name__}). Example: {example}"
+            ) from None
+        ranks = [as_int(r, "every rank in max_rank", example, minimum=None) for r in given]
         if len(ranks) == d + 1:
             if ranks[0] != 1 or ranks[-1] != 1:
                 raise ValueError(
@@ -230,7 +277,7 @@ def _requested_ranks(max_rank, shape: Sequence[int]) -> list[int]:
             ranks = ranks[1:-1]
         if len(ranks) != d - 1:
             raise ValueError(
-                f"a {d}-way tensor has {d - 1} internal ranks; got {len(ranks)}: {list(max_rank)}. "
+                f"a {d}-way tensor has {d - 1} internal ranks; got {len(ranks)}: {ranks}. "
                 f"Give one int, {d - 1} internal ranks, or {d + 1} ranks with boundary 1s, "
                 f"e.g. max_rank={[4] * (d - 1)}"
             )
@@ -243,21 +290,31 @@ def ranks_for_budget(shape: Sequence[int], fraction: float) -> list[int]:
     """One uniform internal rank whose TT costs at most `fraction` of the dense parameters.
 
     Like tensorly's ``validate_tt_rank`` with a float rank: handy for a slider. The rank is at
-    least 1; each bond is also clipped to what the tensor allows. Returns all d+1 ranks.
+    least 1; each bond is also clipped to what the tensor allows. Returns all d+1 ranks. The
+    cost grows with the rank, so the largest fitting rank is found by bisection.
     """
+    shape = as_shape(shape, "shape", "ranks_for_budget([8, 12, 8, 8], 0.1)")
+    fraction = as_float(fraction, "fraction", "ranks_for_budget([8, 12, 8, 8], 0.1)")
     if not 0 < fraction <= 1:
         raise ValueError(
-            f"a rank given as a float is a fraction of the dense parameters in (0, 1], got {fraction}"
+            f"a rank given as a float is a fraction of the dense parameters in (0, 1], got "
+            f"{fraction}. Example: tt_svd(x, max_rank=0.1) keeps at most 10% of the numbers"
         )
     d, dense = len(shape), math.prod(shape)
     caps = _max_ranks(shape)
-    best = 1
-    for r in range(1, max(caps, default=1) + 1):
+
+    def cost(r: int) -> int:
         ranks = [1] + [min(r, c) for c in caps] + [1]
-        if sum(ranks[i] * shape[i] * ranks[i + 1] for i in range(d)) > fraction * dense:
-            break
-        best = r
-    return [1] + [min(best, c) for c in caps] + [1]
+        return sum(ranks[i] * shape[i] * ranks[i + 1] for i in range(d))
+
+    low, high = 1, max(caps, default=1)  # cost(low) fits or low is the floor of 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if cost(mid) <= fraction * dense:
+            low = mid
+        else:
+            high = mid - 1
+    return [1] + [min(low, c) for c in caps] + [1]
 
 
 def _max_ranks(shape: Sequence[int]) -> list[int]:
@@ -268,7 +325,8 @@ def _max_ranks(shape: Sequence[int]) -> list[int]:
 
 
 def _svd(a: torch.Tensor):
-    """Thin SVD; a very wide or tall matrix is first squeezed by QR (same result, several times faster).
+    """Thin SVD; a very wide or tall matrix is first squeezed by QR (same result, several times
+    faster).
 
     For a (m, N) matrix with N >> m, a^T = Q R gives a = R^T Q^T, and the SVD of the small
     (m, m) matrix R^T = U S W^T gives a = U S (Q W)^T. LAPACK's own SVD does not take this
@@ -316,14 +374,16 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         larger than a bond allows (min(prod of modes left, prod of modes right)) is clipped
         silently to that maximum and ``info.clipped`` is set: asking for "too much" rank is
         not an error, it just gives the exact decomposition.
+
+    Cores come back in x's dtype. fp16 and bf16 tensors are decomposed in float32 (there is no
+    half-precision QR or SVD, on CPU or GPU) and the cores rounded back to x's dtype at the end;
+    integer tensors are decomposed in the default float dtype and keep it.
     """
     x = _check_tensor(x)
-    shape, d = tuple(x.shape), x.ndim
+    shape, d, out_dtype = tuple(x.shape), x.ndim, x.dtype
     requested = _requested_ranks(max_rank, shape)
-    if rel_error is not None and not rel_error >= 0:
-        raise ValueError(
-            f"rel_error must be >= 0, got {rel_error}. Example: tt_svd(x, rel_error=0.1)"
-        )
+    rel_error = _check_rel_error(rel_error, "tt_svd(x, rel_error=0.1)")
+    x = x.to(_compute_dtype(out_dtype))
     norm = float(torch.linalg.vector_norm(x.double()))
     delta = 0.0 if rel_error is None else rel_error * norm / math.sqrt(max(d - 1, 1))
     info = TTSVDInfo(norm=norm, requested_ranks=[r if r != math.inf else -1 for r in requested])
@@ -340,7 +400,16 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         rest = s[:r, None] * vh[:r]  # (r_k, n_{k+1} ... n_d)
         r_prev = r
     cores.append(rest.reshape(r_prev, shape[-1], 1))
-    return TensorTrain(cores, info)
+    return TensorTrain([c.to(out_dtype) for c in cores], info)
+
+
+def _check_rel_error(rel_error, example: str) -> float | None:
+    if rel_error is None:
+        return None
+    rel_error = as_float(rel_error, "rel_error", example)
+    if rel_error < 0:
+        raise ValueError(f"rel_error must be >= 0, got {rel_error}. Example: {example}")
+    return rel_error
 
 
 def tt_round(tt: TensorTrain, max_rank=None, rel_error: float | None = None) -> TensorTrain:
@@ -349,10 +418,28 @@ def tt_round(tt: TensorTrain, max_rank=None, rel_error: float | None = None) -> 
     A left-to-right QR sweep makes every core but the last left-orthogonal, so the whole norm
     sits in the last core; a right-to-left sweep of truncated SVDs then cuts each bond with the
     same error control as :func:`tt_svd`. Costs O(d n r^3), independent of the dense size.
+    fp16/bf16 trains are rounded in float32 and come back in their own dtype.
     """
-    cores = [c.clone() for c in tt.cores]
-    d = len(cores)
+    if not isinstance(tt, TensorTrain):
+        raise TypeError(
+            f"tt_round needs a TensorTrain, got {type(tt).__name__}. "
+            "Example: tt_round(tt_svd(torch.randn(8, 12, 8)), max_rank=2)"
+        )
     requested = _requested_ranks(max_rank, tt.shape)
+    rel_error = _check_rel_error(rel_error, "tt.round(rel_error=0.1)")
+    out_dtype = tt.cores[0].dtype
+    if not out_dtype.is_floating_point:
+        raise TypeError(
+            f"TT rounding needs floating-point cores, got {out_dtype}; use tt.to(torch.float32)"
+        )
+    if not all(bool(torch.isfinite(c).all()) for c in tt.cores):
+        raise ValueError(
+            "the train has NaN or inf in its cores; rounding needs finite numbers. Check where "
+            "the cores came from (a diverged training run?), e.g. "
+            "[c.isfinite().all() for c in tt.cores]"
+        )
+    cores = [c.to(_compute_dtype(out_dtype), copy=True) for c in tt.cores]
+    d = len(cores)
     for k in range(d - 1):  # left-to-right QR
         r, n, r_next = cores[k].shape
         q, rr = torch.linalg.qr(cores[k].reshape(r * n, r_next))
@@ -371,14 +458,14 @@ def tt_round(tt: TensorTrain, max_rank=None, rel_error: float | None = None) -> 
         cores[k] = vh[:keep].reshape(keep, n, r_next)
         cores[k - 1] = torch.einsum("anb,bc->anc", cores[k - 1], u[:, :keep] * s[:keep])
     info.singular_values, info.discarded = spectra, discarded
-    return TensorTrain(cores, info)
+    return TensorTrain([c.to(out_dtype) for c in cores], info)
 
 
 class TTMatrix:
     """A matrix W (in, out) in the TT-matrix layout: cores (r_{k-1}, m_k, n_k, r_k).
 
     in = prod m_k and out = prod n_k. The classic alternative to LoRETTA's flattened layout
-    (METHOD.md section 1), kept so people can compare the two.
+    (docs/method.md#tt-format), kept so people can compare the two.
     """
 
     def __init__(self, cores: Sequence[torch.Tensor], info: TTSVDInfo | None = None):

@@ -1,4 +1,4 @@
-"""TT layers against dense reconstructions, gradients, and the rep layer's init, merge and unmerge."""
+"""TT layers against dense reconstructions, gradients, and the rep layer's init, merge, unmerge."""
 
 import pytest
 import torch
@@ -254,3 +254,141 @@ def test_rep_scale_by_is_validated(bad):
         ValueError, match=r"scale_by must be one of \('bottleneck', 'tt_rank'\).*Example"
     ):
         LorettaRepLinear(nn.Linear(16, 16), bottleneck=4, tt_rank=2, scale_by=bad)
+
+
+# -- hostile and careless input (issue "Nothing lost, nothing silent") --------------------------
+
+
+def test_integer_input_is_refused_not_truncated():
+    layer = TTLinear(64, 32, tt_rank=4)
+    with pytest.raises(TypeError, match=r"floating-point input, got torch.int64.*x.float\(\)"):
+        layer(torch.ones(3, 64, dtype=torch.long))
+    rep = LorettaRepLinear(nn.Linear(64, 32), bottleneck=4, tt_rank=2)
+    with pytest.raises(TypeError, match="floating-point input"):
+        rep(torch.ones(3, 64, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("layout", ["flat", "ttm"])
+def test_wrong_last_dimension_names_what_was_expected(layout):
+    layer = TTLinear(64, 32, tt_rank=4, layout=layout)
+    with pytest.raises(ValueError, match=r"in_features=64\), got shape \(3, 63\)"):
+        layer(torch.randn(3, 63))
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        layer(torch.tensor(1.0))
+    with pytest.raises(ValueError, match=r"in_features=64\), got shape \(2, 5, 48\)"):
+        LorettaRepLinear(nn.Linear(64, 32), bottleneck=4, tt_rank=2)(torch.randn(2, 5, 48))
+
+
+@pytest.mark.parametrize("layout", ["flat", "ttm"])
+@pytest.mark.parametrize("mode", ["dense", "contract", "auto"])
+def test_an_empty_batch_gives_an_empty_result(layout, mode):
+    layer = TTLinear(64, 48, tt_rank=3, layout=layout, forward_mode=mode)
+    assert layer(torch.randn(0, 64)).shape == (0, 48)
+    assert layer(torch.randn(2, 0, 64)).shape == (2, 0, 48)
+
+
+def test_integer_likes_for_sizes_and_ranks():
+    import numpy as np
+
+    for rank in (
+        np.int64(3),
+        torch.tensor(3),
+        np.array([3, 3, 3, 3]),
+        torch.tensor([3, 3, 3, 3]),
+        [np.int64(3)] * 4,
+    ):
+        layer = TTLinear(np.int64(768), torch.tensor(64), tt_rank=rank)
+        assert layer.ranks == [1, 3, 3, 3, 3, 1] and layer.in_features == 768
+        assert type(layer.in_features) is int
+        assert TTAdapter(np.int64(64), np.int64(16), tt_rank=rank if np.ndim(rank) == 0 else 3)
+        rep = LorettaRepLinear(
+            nn.Linear(64, 48), bottleneck=np.int64(8), tt_rank=rank if np.ndim(rank) == 0 else 3
+        )
+        assert rep.scale == 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(tt_rank=True), TypeError, "True/False"),
+        (dict(tt_rank=2.5), TypeError, "tt_rank must be an int"),
+        (dict(tt_rank=[2, True, 2, 2]), TypeError, "True/False"),
+        (dict(tt_rank=0), ValueError, "tt_rank must be an integer >= 1"),
+        (
+            dict(in_features=0),
+            ValueError,
+            r"in_features must be an integer >= 1.*Example: TTLinear",
+        ),
+        (dict(in_features=-768), ValueError, "in_features must be an integer >= 1"),
+        (dict(out_features=64.0), TypeError, "out_features must be an integer"),
+        (dict(layout="tt"), ValueError, "layout must be one of"),
+        (dict(dtype=torch.int64), TypeError, "floating-point torch.dtype"),
+        (dict(tt_shape=[8, 8, 12, 8, -8]), ValueError, ">= 1"),
+        (dict(layout="ttm", tt_shape=[(4, 4), (4, 4, 4)]), ValueError, "equal length"),
+    ],
+)
+def test_bad_arguments_teach(kwargs, error, message):
+    args = dict(in_features=768, out_features=64) | kwargs
+    with pytest.raises(error, match=message):
+        TTLinear(**args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(bottleneck=0), ValueError, "bottleneck must be an integer >= 1"),
+        (dict(bottleneck=True), TypeError, "True/False"),
+        (dict(alpha="16"), TypeError, "alpha must be a real number"),
+        (dict(alpha=float("nan")), ValueError, "alpha must be finite"),
+        (dict(dropout=1.0), ValueError, r"dropout is a probability in \[0, 1\)"),
+        (dict(tt_rank=-1), ValueError, "tt_rank"),
+        (dict(tt_shapes=[8, 8]), ValueError, "product must be"),
+    ],
+)
+def test_a_failed_rep_leaves_the_base_layer_untouched(kwargs, error, message):
+    base = nn.Linear(64, 48)
+    with pytest.raises(error, match=message):
+        LorettaRepLinear(base, **{"bottleneck": 4, "tt_rank": 2} | kwargs)
+    assert base.weight.requires_grad and base.bias.requires_grad  # validated before freezing
+
+
+def test_adapter_validates_its_sizes():
+    with pytest.raises(ValueError, match=r"features must be an integer >= 1.*Example: TTAdapter"):
+        TTAdapter(0)
+    with pytest.raises(TypeError, match="scale must be a real number"):
+        TTAdapter(64, 16, scale=None)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+@pytest.mark.parametrize("kind", ["linear", "conv1d"])
+def test_unmerge_gives_back_the_pretrained_weight_bit_for_bit(dtype, kind):
+    base = base_linear(kind, 64, 64).to(dtype)
+    original = base.weight.detach().clone()
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=3, init="compensated")
+    with torch.no_grad():
+        for c in rep.B.cores:
+            c.add_(0.3 * torch.randn_like(c))
+    rep.merge()
+    assert not torch.equal(base.weight, original)  # the update went in
+    rep.unmerge()
+    assert torch.equal(base.weight, original)  # was: 1,376 of 4,096 bf16 weights changed
+    assert rep._pretrained_weight is None  # the copy is released once unmerged
+    assert "_pretrained_weight" not in rep.state_dict()
+
+
+def test_unmerge_without_a_kept_copy_refuses_in_half_precision():
+    base = nn.Linear(64, 64).to(torch.bfloat16)
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=3)
+    rep.merge(keep_pretrained=False)
+    with pytest.raises(RuntimeError, match=r"cannot unmerge exactly.*keep_pretrained=True"):
+        rep.unmerge()
+    assert rep.merged  # nothing changed
+    fp32 = LorettaRepLinear(nn.Linear(64, 64), bottleneck=8, tt_rank=3)
+    before = fp32.base.weight.detach().clone()
+    fp32.merge(keep_pretrained=False)
+    fp32.unmerge()  # fp32: subtracting again is exact up to one rounding
+    assert torch.allclose(fp32.base.weight, before, atol=1e-6)
+
+
+def test_from_linear_keeps_no_dead_svd_info():
+    assert not hasattr(TTLinear.from_linear(nn.Linear(96, 64), tt_rank=4), "svd_info")
