@@ -553,6 +553,12 @@ class LorettaRepLinear(nn.Module):
     def _apply_delta(self, sign: float) -> None:
         with torch.no_grad():
             delta = sign * self.get_delta_weight()  # float32
+            if not bool(torch.isfinite(delta).all()):  # checked before the weight is touched
+                raise ValueError(
+                    "the update contains NaN or inf (did training diverge?); merging it would "
+                    "destroy the pretrained weight, so nothing was changed. Check the cores: "
+                    "[bool(c.isfinite().all()) for c in rep.A.cores + rep.B.cores]"
+                )
             w = self.base.weight
             update = delta.T if isinstance(self.base, nn.Linear) else delta
             w.copy_((w.float() + update.to(w.device)).to(w.dtype))
@@ -573,10 +579,9 @@ class LorettaRepLinear(nn.Module):
         if _is_flag(keep_pretrained) is False:
             raise TypeError(f"keep_pretrained must be True or False, got {keep_pretrained!r}")
         if not self.merged:
-            if keep_pretrained:
-                self._pretrained_weight = self.base.weight.detach().clone()
-            self._apply_delta(+1.0)
-            self.merged = True
+            kept = self.base.weight.detach().clone() if keep_pretrained else None
+            self._apply_delta(+1.0)  # raises before touching the weight if the update is not finite
+            self._pretrained_weight, self.merged = kept, True
 
     def unmerge(self) -> None:
         """Take the update back out of the base weight: W0 exactly as it was before merge()."""

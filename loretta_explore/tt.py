@@ -51,7 +51,9 @@ def chain_cores(cores: Sequence[torch.Tensor]) -> torch.Tensor | None:
         return None
     ranks = tuple([cores[0].shape[0]] + [c.shape[-1] for c in cores])
     modes = tuple(c.shape[1] for c in cores)
-    return _contract(cores, _chain_order(ranks, modes), 0, len(cores) - 1).reshape(-1, ranks[-1])
+    # torch.compile traces the plain function (same plan; it warns about the cache otherwise)
+    plan = _chain_order.__wrapped__ if torch.compiler.is_compiling() else _chain_order
+    return _contract(cores, plan(ranks, modes), 0, len(cores) - 1).reshape(-1, ranks[-1])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -64,15 +66,11 @@ def _chain_order(ranks: tuple[int, ...], modes: tuple[int, ...]) -> dict[tuple[i
     for length in range(2, d + 1):
         for i in range(d - length + 1):
             j = i + length - 1
-            cost[i, j], split[i, j] = min(
-                (
-                    cost[i, m]
-                    + cost[m + 1, j]
-                    + ranks[i] * size[i, m] * ranks[m + 1] * size[m + 1, j] * ranks[j + 1],
-                    m,
-                )
-                for m in range(i, j)
-            )
+            for m in range(i, j):  # plain loops: torch.compile traces them at compile time
+                c = cost[i, m] + cost[m + 1, j]
+                c += ranks[i] * size[i, m] * ranks[m + 1] * size[m + 1, j] * ranks[j + 1]
+                if (i, j) not in cost or c < cost[i, j]:
+                    cost[i, j], split[i, j] = c, m
     return split
 
 
@@ -150,6 +148,12 @@ class TensorTrain:
                 raise ValueError(
                     f"core {i} has shape {tuple(c.shape)}: a rank or mode of size 0 holds nothing. "
                     "Example: [torch.randn(1, 4, 3), torch.randn(3, 5, 1)]"
+                )
+            if (c.is_floating_point() or c.is_complex()) and not bool(torch.isfinite(c).all()):
+                raise ValueError(
+                    f"core {i} contains NaN or inf; a train of such cores is NaN everywhere. Where "
+                    "did the cores come from (a diverged training run?); check with "
+                    "[bool(c.isfinite().all()) for c in cores]"
                 )
             if c.dtype != cores[0].dtype or c.device != cores[0].device:
                 raise ValueError(

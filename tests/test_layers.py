@@ -532,3 +532,32 @@ def test_frozen_starting_cores_are_built_once_and_rebuilt_when_they_change():
     assert torch.allclose(rep(x), fresh(rep), atol=1e-10)
     assert rep._a0_dense.dtype == torch.float64
     assert not any("_dense" in k for k in rep.state_dict())  # never saved: the cores are
+
+
+@pytest.mark.parametrize("make", ["rep_paper", "rep_compensated", "adapter", "ttm"])
+def test_torch_compile_traces_each_layer_in_one_graph(make):
+    """No graph breaks (torch.compile, and CUDA graphs with it, can fuse the whole forward); the
+    frozen-factor cache steps aside while tracing, so the compiled forward stays exact."""
+    torch.manual_seed(0)
+    layer = {
+        "rep_paper": lambda: LorettaRepLinear(nn.Linear(64, 64), 8, 3),
+        "rep_compensated": lambda: LorettaRepLinear(nn.Linear(64, 64), 8, 3, init="compensated"),
+        "adapter": lambda: TTAdapter(64, 16, tt_rank=3),
+        "ttm": lambda: TTLinear(64, 48, tt_rank=3, layout="ttm", forward_mode="contract"),
+    }[make]()
+    explained = torch._dynamo.explain(layer)(torch.randn(4, 64))
+    assert explained.graph_break_count == 0, explained.break_reasons
+
+
+def test_nan_cores_are_caught_before_they_spread():
+    rep = LorettaRepLinear(nn.Linear(64, 48), bottleneck=8, tt_rank=3)
+    before = rep.base.weight.detach().clone()
+    with torch.no_grad():
+        rep.B.cores[0][0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf.*nothing was changed"):
+        rep.merge()
+    assert (
+        torch.equal(rep.base.weight, before) and not rep.merged and rep._pretrained_weight is None
+    )
+    with pytest.raises(ValueError, match="core 0 contains NaN"):
+        rep.B.tensor_train()
