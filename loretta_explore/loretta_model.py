@@ -301,7 +301,7 @@ class LorettaModel(nn.Module):
             )
         for name, module in list(self.base_model.named_modules()):
             if isinstance(module, LorettaRepLinear):
-                module.merge()
+                module.merge(keep_pretrained=False)  # the weight is not given back: no copy
                 replace_module(self.base_model, name, module.base)
             elif isinstance(module, TensorizedHead):
                 tt = module.tt
