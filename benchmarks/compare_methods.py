@@ -14,15 +14,16 @@ the noise of the seed measured rather than guessed, and whether one recipe serve
   start, a fresh tensorized pooler, the rep scale of the installed default) at the paper's GLUE
   learning rate 5e-4.
 
-Sizing (2 CPU cores, batch 16, 64 tokens). ``--measure`` trains each method 100 steps once on
-sentiment. Measured 2026-12-01 on a machine shared with other jobs (load average about 15 on
-2 cores, 1 torch thread): 1.5-2.0 s per step for the adapter methods, 2.8 for full fine-tuning,
-and each whole run (100 steps, two validation passes, the test pass) took 1.3-1.5 times its
-100 steps. On 2 quiet threads the single-seed run measured 0.17-0.21 s per step (0.44 for
-full fine-tuning), so a run costs about 1.4 x 100 x 0.2 = 28 s (61 s for full). Per task and
-seed the 14 variants (6 methods x 2 learning rates + 2 paper defaults) take about 440 s; x 3
-seeds x 2 tasks = 84 runs, about 45 minutes. ``--device cuda --seeds 0 1 2 3 4 --steps 1000``
-runs the longer version on a GPU; ``--quick`` proves the script end to end in a few minutes.
+Sizing (2 CPU cores, batch 16, 64 tokens, 200 steps). On 2 quiet threads a step measured
+0.17-0.21 s for the adapter methods (0.44 s for full fine-tuning), and a whole run (200 steps,
+two validation passes, the test pass) costs about 1.3 times its steps: about 50 s (115 s for
+full). Only the methods LoRETTA is compared with get a grid of two learning rates (LoRA, both
+LoRETTA variants); full fine-tuning, adapters and BitFit run at one rate each, as context. Per
+task and seed the 11 variants take about 10 minutes; x 3 seeds x 2 tasks = 66 runs, about an
+hour. On a machine shared with other jobs it takes several times longer (one 100-step run of
+full fine-tuning measured 660 s at a load average of 6 on 2 cores).
+``--device cuda --seeds 0 1 2 3 4 --steps 1000`` runs the longer version on a GPU; ``--quick``
+proves the script end to end in a few minutes.
 
 Run: ``python benchmarks/compare_methods.py`` (writes compare_methods.json and .md; a
 ``.partial.jsonl`` keeps finished runs, ``--resume`` skips them), ``--rewrite`` re-renders
@@ -53,15 +54,15 @@ from single_seed_report import (  # noqa: E402, F401  (re-exported for train_ste
 
 TASKS = ("sentiment", "paraphrase")
 SEEDS = (0, 1, 2)
-SETUP = dict(max_steps=100, batch_size=16, max_length=64, eval_every=50)
+SETUP = dict(max_steps=200, batch_size=16, max_length=64, eval_every=100)
 METHODS = ("full", "lora", "adapters", "bitfit", "loretta_adp", "loretta_rep")
-GRID = {
-    "full": (5e-5, 1e-4),
-    "lora": (1e-3, 2e-3),
-    "adapters": (1e-3, 2e-3),
-    "bitfit": (3e-3, 1e-2),
-    "loretta_adp": (3e-3, 5e-3),
-    "loretta_rep": (1e-3, 3e-3),
+GRID = {  # rep's update is now scaled by alpha / bottleneck (16 / 16 = 1), not alpha / tt_rank
+    "full": (1e-4,),  # (16 / 5 = 3.2), hence its higher rates than before
+    "lora": (1e-3, 3e-3),
+    "adapters": (1e-3,),
+    "bitfit": (1e-2,),
+    "loretta_adp": (5e-3, 1e-2),
+    "loretta_rep": (3e-3, 1e-2),
 }
 KIT_OPTIONS = (
     METHOD_OPTIONS  # the kit's LoRETTA options (compensated / identity start, frozen pooler)
