@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ._optional import require
+
 if TYPE_CHECKING:  # annotations only: this module must load on its own (tests load it so)
     from .user_tasks import TaskSplits
 
@@ -318,15 +320,13 @@ def _load_glue(name: str, split: str) -> Task:
     if name == "mnli":
         split = _MNLI_ALIASES.get(split, split)
     _check_split(name, split, spec.splits)
+    datasets = require("datasets", purpose=f"load_task({name!r}) (GLUE)")
     try:
-        import datasets  # lazy: optional, heavy, and only useful with a network
-
         rows = datasets.load_dataset("glue", name, split=split)
-    except Exception as err:  # no package, no network, hub error: all mean "not here"
+    except Exception as err:  # no network, a hub error: both mean "not here"
         raise RuntimeError(
             f"Could not load GLUE {name!r} ({type(err).__name__}: {err}). "
-            "GLUE needs the `datasets` "
-            "package and a network (or a filled Hugging Face cache). The local tasks 'sentiment' "
+            "GLUE needs a network (or a filled Hugging Face cache). The local tasks 'sentiment' "
             "and 'paraphrase' work offline: load_task('sentiment', 'train')."
         ) from err
     feature = rows.features.get("label")

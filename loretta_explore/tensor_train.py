@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ._integers import as_float, as_int, is_integer_like
+from ._optional import require
 from .tensorize import as_shape
 
 __all__ = ["TTSVDInfo", "TensorTrain", "chain_cores", "ranks_for_budget", "tt_round"]
@@ -209,7 +210,7 @@ class TensorTrain:
 
     def to_tensorly(self):
         """A tensorly ``TTTensor`` with the same cores (in tensorly's current backend)."""
-        import tensorly as tl
+        tl = require("tensorly", purpose="TensorTrain.to_tensorly")
         from tensorly.tt_tensor import TTTensor
 
         return TTTensor([to_backend(tl, c) for c in self.cores])
@@ -217,7 +218,7 @@ class TensorTrain:
     @classmethod
     def from_tensorly(cls, tt) -> TensorTrain:
         """Build from a tensorly ``TTTensor`` (or any list of (r, n, r) factors)."""
-        import tensorly as tl
+        tl = require("tensorly", purpose="TensorTrain.from_tensorly")
 
         return cls([torch.as_tensor(tl.to_numpy(f)) for f in tt])
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ._optional import require
 from .tensor_train import (
     EXAMPLE,
     TensorTrain,
@@ -155,14 +156,14 @@ class TTMatrix:
         return ttm_tensor_to_matrix(self._train.full(), self.in_modes, self.out_modes)
 
     def to_tensorly(self):
-        import tensorly as tl
+        tl = require("tensorly", purpose="TTMatrix.to_tensorly")
         from tensorly.tt_matrix import TTMatrix as TLTTMatrix
 
         return TLTTMatrix([to_backend(tl, c) for c in self.cores])
 
     @classmethod
     def from_tensorly(cls, ttm) -> TTMatrix:
-        import tensorly as tl
+        tl = require("tensorly", purpose="TTMatrix.from_tensorly")
 
         return cls([torch.as_tensor(tl.to_numpy(f)) for f in ttm])
 

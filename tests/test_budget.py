@@ -273,7 +273,7 @@ def test_config_and_model_give_the_same_count():
 
 
 # ---------------------------------------------------------------------------------------------
-# The figures of METHOD.md section 5, and the paper's printed ones.
+# The counts of docs/method.md#counting, and the paper's printed ones.
 # ---------------------------------------------------------------------------------------------
 
 METHOD_MD = [
