@@ -6,8 +6,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Jupyter refuses to start as root (containers, many cloud notebooks) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# more options for `jupyter lab`, e.g. make lab LAB_ARGS="--no-browser --port=8890"
+LAB_ARGS ?=
 
-.PHONY: lab test test-browser lint bench setup clean browser
+.PHONY: lab test test-browser test-colab lint bench notebooks setup clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +19,14 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[notebooks,dev]"
+	$(BIN)/pip install -e ".[notebooks,lab,dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (loretta_explore)"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 browser:
 	@bash .ci/ensure-browser
@@ -33,8 +37,18 @@ test: setup browser
 test-browser: setup browser
 	$(BIN)/python -m pytest -m browser
 
+# the simulated Colab alone (a fresh virtualenv; a few minutes, the first time longer)
+test-colab: setup
+	$(BIN)/python -m pytest tests/test_colab.py -m slow
+
 lint: setup
-	$(BIN)/ruff check loretta_explore tests benchmarks
+	$(BIN)/ruff check loretta_explore tests benchmarks tools
+	$(BIN)/python tools/sync_notebooks.py --check
+
+# every notebook's setup cell and Colab link, and the README's, from pyproject.toml
+# (standard library only: no .venv needed)
+notebooks:
+	$(PYTHON) tools/sync_notebooks.py
 
 bench: setup
 	cd benchmarks && ../$(BIN)/python run_all.py

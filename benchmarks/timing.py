@@ -14,9 +14,14 @@ import time
 from collections.abc import Callable
 
 
-def interleaved_medians(contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 3
-                        ) -> dict[str, float]:
-    """Median seconds of one call of each contender, the calls taken in rotating round-robin order."""
+def interleaved_medians(contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 3,
+                        clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Median seconds of one call of each contender, the calls taken in rotating round-robin order.
+
+    ``clock``: wall time by default; ``time.process_time`` counts only this process's CPU time,
+    which on a crowded machine (more runnable processes than cores) leaves out the time spent
+    waiting for a core (use it with one torch thread, or spinning worker threads count too).
+    """
     names = list(contenders)
     for name in names:
         for _ in range(warmup):
@@ -24,7 +29,7 @@ def interleaved_medians(contenders: dict[str, Callable[[], object]], repeats: in
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(repeats):
         for name in names[i % len(names):] + names[: i % len(names)]:
-            start = time.perf_counter()
+            start = clock()
             contenders[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in times.items()}

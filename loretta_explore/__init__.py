@@ -29,14 +29,17 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Task", "known_tasks", "load_task", "make_loader"), "data"),
     **dict.fromkeys(("REFERENCE_MODELS", "build_reference_model", "load_encoder", "load_model",
                      "reference_config", "tiny_decoder"), "models"),
-    **dict.fromkeys(("TrainResult", "compare", "evaluate", "overfitting_curve", "sequential_tasks",
-                     "train"), "training"),
+    **dict.fromkeys(("TrainResult", "TrainingDiverged", "evaluate", "train"), "training"),
+    **dict.fromkeys(("Comparison", "compare"), "comparison"),
+    **dict.fromkeys(("joint_tasks", "overfitting_curve", "sequential_tasks"), "experiments"),
+    **dict.fromkeys(("TaskSplits", "task_from"), "user_tasks"),
 }
 #: submodules reachable as attributes (``lx.plots.spectra(...)``) without importing them first
 _SUBMODULES = frozenset({
-    "adapt", "adapter_files", "architectures", "baselines", "budget", "checks", "data", "diagrams",
-    "layers", "loretta_model", "methods", "models", "modes", "paper", "plots", "quizzes", "rep_starts",
-    "sweeps", "tensorize", "training", "tt", "units", "widgets",
+    "adapt", "adapter_files", "architectures", "baselines", "budget", "checks", "comparison",
+    "data", "diagrams", "experiments", "layers", "loretta_model", "methods", "metrics", "models",
+    "modes", "paper", "plots", "quizzes", "rep_starts", "sweeps", "tensorize", "train_setup",
+    "training", "tt", "units", "user_tasks", "widgets",
 })
 
 __all__ = sorted([*_EXPORTS, "checks", "plots", "widgets", "__version__"])

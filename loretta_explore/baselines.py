@@ -18,6 +18,7 @@ from torch import nn
 
 from . import methods as M
 from .adapt import (
+    LORETTA_MODULES,
     LorettaConfig,
     get_loretta_model,
     is_norm,
@@ -149,6 +150,7 @@ def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
         raise TypeError(f"prepare needs a torch model (nn.Module), got {type(model).__name__}. "
                         "Example: model, tok = lx.load_encoder(); lx.prepare(model, 'lora')")
     M.check_method(method, (*M.METHODS, *M.FLOORS))
+    _refuse_prepared(model)
     if method.startswith("loretta_"):
         hp = M.canonical(method, hyperparameters)
         return get_loretta_model(model, LorettaConfig(method=method.removeprefix("loretta_"), **hp))
@@ -185,4 +187,22 @@ def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
                 m.requires_grad_(True)
     for name in plan:
         model.get_submodule(name).requires_grad_(True)
+    if trainable_parameters(model) == 0:
+        for n, p in model.named_parameters():
+            p.requires_grad_(requires_grad.get(n, p.requires_grad))
+        why = {"bitfit": "it trains biases, and this model has none (LLaMA's layers carry no bias)",
+               "probe": "it trains the classifier, and a causal LM has none"}.get(method, "")
+        raise ValueError(f"{method!r} would train nothing on this {type(model).__name__}"
+                         f"{': ' + why if why else ''}. Try another method, e.g. "
+                         f"prepare(model, 'lora') or prepare(model, 'loretta_rep')")
     return model
+
+
+def _refuse_prepared(model: nn.Module) -> None:
+    """A model set up once already (PEFT, LoRETTA or dense adapters) must not get a second set."""
+    layered = any(isinstance(m, (*LORETTA_MODULES, DenseAdapter)) for m in model.modules())
+    if getattr(model, "peft_config", None) is not None or layered:
+        raise ValueError(f"this {type(model).__name__} was already prepared for fine-tuning "
+                         f"(it holds adapter layers): preparing it again would stack a second "
+                         f"method on the first. Start from a fresh model, e.g. "
+                         f"model, tok = lx.load_encoder(); lx.prepare(model, 'lora')")

@@ -1,10 +1,11 @@
 """Tasks for the lessons: small local data sets, GLUE where a network exists, and batching.
 
-Why a module of its own: every lesson and ``train.py`` need the same three things, a task with
-labels, token ids, and padded batches, and they must work offline on a laptop or in Colab.
+Why a module of its own: every lesson and ``training.py`` need the same three things, a task
+with labels, token ids, and padded batches, and they must work offline on a laptop or in Colab.
 So the project ships its own data in the repository's ``data/`` folder (see ``data/README.md``):
 
-- ``"sentiment"``: binary review sentiment with GLUE SST-2 columns (``sentence``, ``label``, ``idx``),
+- ``"sentiment"``: binary review sentiment with GLUE SST-2 columns (``sentence``, ``label``,
+  ``idx``),
   compositional on purpose (contrast, negation, expectations), so that a frozen encoder with a
   linear head falls clearly short of fine-tuning and methods can be told apart.
 - ``"paraphrase"``: sentence pairs with GLUE MRPC columns (``sentence1``, ``sentence2``, ``label``,
@@ -15,10 +16,13 @@ GLUE names (``"sst2"``, ``"mrpc"``, ...) are read with ``datasets.load_dataset("
 wrapped in the same :class:`Task`, so one code path serves both the offline sets and the paper's
 benchmarks (LoRETTA reports GLUE with DeBERTa/RoBERTa, paper section 4).
 
+Your own data (a CSV, JSONL, DataFrame or ``datasets.Dataset``) becomes a task of the same
+kind with :func:`loretta_explore.user_tasks.task_from`, which returns its splits together.
+
 Where the files are: the environment variable ``LORETTA_EXPLORE_DATA`` if set, otherwise the
-``data/`` folder beside the package in a repository checkout (``Path(__file__).parent.parent``).
-A plain ``pip install`` from an index carries no data: clone the repository or point the
-variable at a copy of ``data/``.
+copy installed with the package (the wheel ships the repository's ``data/`` as
+``loretta_explore/_data``, see pyproject's ``package-dir``, so a plain ``pip install`` works
+offline), otherwise the ``data/`` folder beside the package in a repository checkout.
 """
 
 from __future__ import annotations
@@ -29,45 +33,72 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+from ._optional import require
+
+if TYPE_CHECKING:  # annotations only: this module must load on its own (tests load it so)
+    from .user_tasks import TaskSplits
 
 DATA_ENV = "LORETTA_EXPLORE_DATA"
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a task looks like: its text columns, labels, metric and splits."""
+    """What a task looks like: its text columns, labels, metric and splits.
+
+    ``metric`` chooses checkpoints; ``also`` lists the task's other metrics, reported beside it
+    (GLUE reports F1 and accuracy for MRPC, Pearson and Spearman for STS-B). One label name
+    means a regression with one output and float labels (STS-B).
+    """
 
     text_columns: tuple[str, ...]
     label_names: tuple[str, ...]
     metric: str
     splits: tuple[str, ...] = ("train", "validation", "test")
     label_column: str | None = "label"
+    also: tuple[str, ...] = ()
 
 
 LOCAL_TASKS: dict[str, TaskSpec] = {
     "sentiment": TaskSpec(("sentence",), ("negative", "positive"), "accuracy"),
-    "paraphrase": TaskSpec(("sentence1", "sentence2"), ("not_equivalent", "equivalent"), "f1"),
+    "paraphrase": TaskSpec(
+        ("sentence1", "sentence2"), ("not_equivalent", "equivalent"), "f1", also=("accuracy",)
+    ),
     "corpus": TaskSpec(("text",), (), "perplexity", ("train", "validation"), None),
 }
 
-# GLUE's own metrics: F1 for the unbalanced paraphrase sets, Matthews correlation for CoLA,
-# Pearson correlation for the STS-B regression (one output, float labels).
-_MNLI_SPLITS = ("train", "validation_matched", "validation_mismatched", "test_matched",
-                "test_mismatched")
+# GLUE's own metrics (the same as metrics.GLUE_METRICS; a test checks): F1 and accuracy for the
+# unbalanced paraphrase sets, Matthews correlation for CoLA, Pearson and Spearman correlation for
+# the STS-B regression (one output, float labels).
+_MNLI_SPLITS = (
+    "train",
+    "validation_matched",
+    "validation_mismatched",
+    "test_matched",
+    "test_mismatched",
+)
 GLUE_TASKS: dict[str, TaskSpec] = {
     "sst2": TaskSpec(("sentence",), ("negative", "positive"), "accuracy"),
-    "mrpc": TaskSpec(("sentence1", "sentence2"), ("not_equivalent", "equivalent"), "f1"),
+    "mrpc": TaskSpec(
+        ("sentence1", "sentence2"), ("not_equivalent", "equivalent"), "f1", also=("accuracy",)
+    ),
     "qnli": TaskSpec(("question", "sentence"), ("entailment", "not_entailment"), "accuracy"),
     "rte": TaskSpec(("sentence1", "sentence2"), ("entailment", "not_entailment"), "accuracy"),
     "cola": TaskSpec(("sentence",), ("unacceptable", "acceptable"), "matthews"),
-    "qqp": TaskSpec(("question1", "question2"), ("not_duplicate", "duplicate"), "f1"),
-    "stsb": TaskSpec(("sentence1", "sentence2"), ("similarity",), "pearson"),
-    "mnli": TaskSpec(("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
-                     "accuracy", _MNLI_SPLITS),
+    "qqp": TaskSpec(
+        ("question1", "question2"), ("not_duplicate", "duplicate"), "f1", also=("accuracy",)
+    ),
+    "stsb": TaskSpec(("sentence1", "sentence2"), ("similarity",), "pearson", also=("spearman",)),
+    "mnli": TaskSpec(
+        ("premise", "hypothesis"),
+        ("entailment", "neutral", "contradiction"),
+        "accuracy",
+        _MNLI_SPLITS,
+    ),
 }
 _MNLI_ALIASES = {"validation": "validation_matched", "test": "test_matched"}
 CORPUS_VALIDATION_LINES = 40  # the last lines of tiny_stories.txt; the rest is "train"
@@ -85,19 +116,42 @@ class Task(Dataset):
     ``data/`` or a ``datasets.Dataset`` from GLUE. Extra fields in the rows (the sentiment set's
     ``construction`` and ``noisy``) stay out of ``task[i]`` but are reachable by :meth:`column`,
     e.g. to score each construction separately.
+
+    ``family`` is the :class:`~loretta_explore.user_tasks.TaskSplits` the split belongs to,
+    when it was made with its siblings (a user's task): the training engine finds the
+    validation and test splits there instead of re-loading the task by name.
     """
 
-    def __init__(self, name: str, split: str, rows: Any, spec: TaskSpec,
-                 columns: Sequence[str], label_names: Sequence[str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        split: str,
+        rows: Any,
+        spec: TaskSpec,
+        columns: Sequence[str],
+        label_names: Sequence[str] | None = None,
+        family: TaskSplits | None = None,
+    ):
         self.name, self.split, self.rows, self.spec = name, split, rows, spec
         self.columns = tuple(columns)
         self.label_names = list(spec.label_names if label_names is None else label_names)
         self.metric = spec.metric
+        self.family = family
 
     @property
     def num_labels(self) -> int:
         """Outputs a classifier needs: classes, 1 for a regression (STS-B), 0 for a corpus."""
         return len(self.label_names)
+
+    @property
+    def regression(self) -> bool:
+        """One output and float labels (STS-B): transformers then uses a mean-squared-error loss."""
+        return self.num_labels == 1
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric the task reports, the checkpoint-choosing ``metric`` first."""
+        return (self.metric, *(m for m in self.spec.also if m != self.metric))
 
     @property
     def text_columns(self) -> tuple[str, ...]:
@@ -112,8 +166,14 @@ class Task(Dataset):
 
     def head(self, n: int) -> Task:
         """The first `n` examples as a task of their own (quick runs, tests, QUICK notebooks)."""
-        rows = self.rows.select(range(min(n, len(self)))) if hasattr(self.rows, "select") else self.rows[:n]
-        return Task(self.name, self.split, rows, self.spec, self.columns, self.label_names)
+        rows = (
+            self.rows.select(range(min(n, len(self))))
+            if hasattr(self.rows, "select")
+            else self.rows[:n]
+        )
+        return Task(
+            self.name, self.split, rows, self.spec, self.columns, self.label_names, self.family
+        )
 
     def column(self, name: str) -> list[Any]:
         """Every value of one field, including fields outside ``columns``."""
@@ -122,8 +182,10 @@ class Task(Dataset):
         return [row[name] for row in self.rows]
 
     def __repr__(self) -> str:
-        return (f"Task(name={self.name!r}, split={self.split!r}, rows={len(self)}, "
-                f"columns={self.columns}, labels={self.label_names}, metric={self.metric!r})")
+        return (
+            f"Task(name={self.name!r}, split={self.split!r}, rows={len(self)}, "
+            f"columns={self.columns}, labels={self.label_names}, metric={self.metric!r})"
+        )
 
 
 def data_dir() -> Path:
@@ -141,7 +203,8 @@ def data_dir() -> Path:
         raise FileNotFoundError(
             f"No project data under {path}. The local tasks live in the repository's data/ folder; "
             f"clone the repository, or set {DATA_ENV}=/path/to/data (the folder that contains "
-            "sentiment/, paraphrase/ and corpus/).")
+            "sentiment/, paraphrase/ and corpus/)."
+        )
     return path
 
 
@@ -169,14 +232,27 @@ def load_task(name: str, split: str = "train") -> Task:
         return _load_local(key, split)
     if key in GLUE_TASKS:
         return _load_glue(key, split)
-    raise ValueError(f"Unknown task {name!r}. Known tasks: {', '.join(known_tasks())} "
-                     "(the first three work offline). Example: load_task('sentiment', 'train').")
+    raise ValueError(
+        f"Unknown task {name!r}. Known tasks: {', '.join(known_tasks())} "
+        "(the first three work offline). Example: load_task('sentiment', 'train')."
+    )
+
+
+def has_split(name: str, split: str) -> bool:
+    """Whether :func:`load_task` knows task `name` with split `split` (nothing is loaded)."""
+    key = name.lower().replace("-", "").replace("_", "")
+    spec = LOCAL_TASKS.get(key) or GLUE_TASKS.get(key)
+    if spec is None:
+        return False
+    return split in spec.splits or (key == "mnli" and split in _MNLI_ALIASES)
 
 
 def _check_split(name: str, split: str, splits: Sequence[str]) -> None:
     if split not in splits:
-        raise ValueError(f"Task {name!r} has no split {split!r}. Its splits: {', '.join(splits)}. "
-                         f"Example: load_task({name!r}, {splits[0]!r}).")
+        raise ValueError(
+            f"Task {name!r} has no split {split!r}. Its splits: {', '.join(splits)}. "
+            f"Example: load_task({name!r}, {splits[0]!r})."
+        )
 
 
 def _load_local(name: str, split: str) -> Task:
@@ -189,9 +265,54 @@ def _load_local(name: str, split: str) -> Task:
         cut = len(lines) - CORPUS_VALIDATION_LINES
         rows = [{"text": x} for x in (lines[:cut] if split == "train" else lines[cut:])]
         return Task(name, split, rows, spec, ("text",))
-    with (root / name / f"{split}.jsonl").open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    path = root / name / f"{split}.jsonl"
+    rows = read_jsonl(path, required=(*spec.text_columns, "label"))
+    for number, row in enumerate(rows, 1):  # class names become ids; anything else is refused
+        row["label"] = _class_id(row["label"], spec.label_names, f"{path}, row {number}")
     return Task(name, split, rows, spec, (*spec.text_columns, "label", "idx"))
+
+
+def _class_id(label: Any, names: Sequence[str], where: str) -> int:
+    """A bundled task's label as a class id: an id in range, or one of the class names."""
+    if isinstance(label, str) and label in names:
+        return list(names).index(label)
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(names):
+        raise ValueError(
+            f"{where}: label {label!r} is not a class of this task: use an id 0..{len(names) - 1} "
+            f"or a name in {list(names)}"
+        )
+    return label
+
+
+def read_jsonl(path: Path, required: Sequence[str] = ()) -> list[dict]:
+    """One dict per non-empty line; a broken line is reported with its file and line number.
+
+    A UTF-8 byte-order mark is read like any UTF-8 file; every line must be a JSON object
+    holding the `required` keys.
+    """
+    rows = []
+    example = '{"sentence": "Great film.", "label": 1}'
+    with Path(path).open(encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(
+                    f"{path}, line {number}: not valid JSON ({err.msg} at column {err.colno}): "
+                    f"{line.strip()[:80]!r}. Each line must be one JSON object, e.g. {example}. "
+                    "For the bundled files, `python data/make_data.py` rewrites them."
+                ) from err
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}, line {number}: a {type(row).__name__} where a JSON "
+                                 f"object was expected, e.g. {example}")
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise ValueError(f"{path}, line {number}: no {', '.join(map(repr, missing))} in "
+                                 f"{line.strip()[:80]!r}; every line needs {list(required)}")
+            rows.append(row)
+    return rows
 
 
 def _load_glue(name: str, split: str) -> Task:
@@ -199,15 +320,15 @@ def _load_glue(name: str, split: str) -> Task:
     if name == "mnli":
         split = _MNLI_ALIASES.get(split, split)
     _check_split(name, split, spec.splits)
+    datasets = require("datasets", purpose=f"load_task({name!r}) (GLUE)")
     try:
-        import datasets  # lazy: optional, heavy, and only useful with a network
-
         rows = datasets.load_dataset("glue", name, split=split)
-    except Exception as err:  # no package, no network, hub error: all mean "not here"
+    except Exception as err:  # no network, a hub error: both mean "not here"
         raise RuntimeError(
-            f"Could not load GLUE {name!r} ({type(err).__name__}: {err}). GLUE needs the `datasets` "
-            "package and a network (or a filled Hugging Face cache). The local tasks 'sentiment' "
-            "and 'paraphrase' work offline: load_task('sentiment', 'train').") from err
+            f"Could not load GLUE {name!r} ({type(err).__name__}: {err}). "
+            "GLUE needs a network (or a filled Hugging Face cache). The local tasks 'sentiment' "
+            "and 'paraphrase' work offline: load_task('sentiment', 'train')."
+        ) from err
     feature = rows.features.get("label")
     names = getattr(feature, "names", None)
     return Task(name, split, rows, spec, rows.column_names, names)
@@ -227,15 +348,40 @@ def task_text_columns(task: Task | str) -> tuple[str, ...]:
 def tokenize_task(task: Task, tokenizer: Any, max_length: int = 128) -> list[dict[str, Any]]:
     """Token ids for every example, unpadded (padding happens per batch in :func:`collate`).
 
-    Pairs go to the tokenizer as two texts so that it adds its separator and segment ids.
+    Pairs go to the tokenizer as two texts so that it adds its separator and segment ids; a row
+    whose second text is None is tokenized as a single sentence (tasks mixed for multi-task
+    training).
     Classification examples get an integer ``labels`` (a float for STS-B); corpus lines get
     ``labels`` equal to their own ``input_ids`` (the model shifts them for next-token loss).
     """
-    cols = task.text_columns
-    texts = [task.column(c) for c in cols]
-    enc = tokenizer(*texts, truncation=True, max_length=max_length)
-    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
-    feats = [{k: list(enc[k][i]) for k in keys} for i in range(len(task))]
+    texts = [task.column(c) for c in task.text_columns]
+    if len(texts) == 2 and any(t is None for t in texts[1]):  # mixed singles and pairs (multi-task)
+        groups = [
+            [i for i, t in enumerate(texts[1]) if (t is None) == single] for single in (True, False)
+        ]
+        encs = [
+            tokenizer(
+                *[[col[i] for i in idx] for col in texts[: 1 if g == 0 else 2]],
+                truncation=True,
+                max_length=max_length,
+            )
+            if idx
+            else None
+            for g, idx in enumerate(groups)
+        ]
+        keys = [
+            k
+            for k in ("input_ids", "attention_mask", "token_type_ids")
+            if k in (encs[0] or encs[1])
+        ]
+        feats: list[dict[str, Any]] = [{} for _ in range(len(task))]
+        for idx, enc in zip(groups, encs):
+            for j, i in enumerate(idx):
+                feats[i] = {k: list(enc[k][j]) for k in keys}
+    else:
+        enc = tokenizer(*texts, truncation=True, max_length=max_length)
+        keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+        feats = [{k: list(enc[k][i]) for k in keys} for i in range(len(task))]
     if task.spec.label_column is None:  # causal LM: end each line so the model learns to stop
         eos = getattr(tokenizer, "eos_token_id", None)
         for f in feats:
@@ -244,9 +390,26 @@ def tokenize_task(task: Task, tokenizer: Any, max_length: int = 128) -> list[dic
                     f[k].append(eos if k == "input_ids" else f[k][-1])
             f["labels"] = list(f["input_ids"])
     else:
-        for f, y in zip(feats, task.column(task.spec.label_column)):
-            f["labels"] = y
+        for row, (f, y) in enumerate(zip(feats, task.column(task.spec.label_column))):
+            f["labels"] = _label_value(task, row, y)
     return feats
+
+
+def _label_value(task: Task, row: int, y: Any) -> int | float:
+    """The number the loss reads: a float for a regression, a class id otherwise (a label given
+    as one of ``task.label_names`` is mapped to its position in that list)."""
+    if task.regression:
+        return float(y)
+    if isinstance(y, str):
+        if y in task.label_names:
+            return task.label_names.index(y)
+        raise ValueError(
+            f"Task {task.name!r} ({task.split}), row {row}: the label {y!r} is a string that is "
+            f"not one of the task's label names {task.label_names}. Give labels as class ids "
+            "0..n-1 or as those names; for your own data, lx.task_from(data, text='text', "
+            "label='label') maps string labels to ids for you."
+        )
+    return y
 
 
 def collate(features: Sequence[dict[str, Any]], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
@@ -256,8 +419,10 @@ def collate(features: Sequence[dict[str, Any]], pad_token_id: int = 0) -> dict[s
     padding never counts in the loss even when the pad id equals the end-of-text id.
     """
     n, width = len(features), max(len(f["input_ids"]) for f in features)
-    batch = {"input_ids": torch.full((n, width), pad_token_id, dtype=torch.long),
-             "attention_mask": torch.zeros((n, width), dtype=torch.long)}  # (batch, seq)
+    batch = {
+        "input_ids": torch.full((n, width), pad_token_id, dtype=torch.long),
+        "attention_mask": torch.zeros((n, width), dtype=torch.long),
+    }  # (batch, seq)
     if "token_type_ids" in features[0]:
         batch["token_type_ids"] = torch.zeros((n, width), dtype=torch.long)
     per_token = "labels" in features[0] and isinstance(features[0]["labels"], list)
@@ -284,21 +449,52 @@ def _pad_id(tokenizer: Any) -> int:
     return 0
 
 
-def make_loader(task: Task, tokenizer: Any, batch_size: int = 16, shuffle: bool = False,
-                seed: int = 0, max_length: int = 128) -> DataLoader:
+def make_loader(
+    task: Task,
+    tokenizer: Any,
+    batch_size: int = 16,
+    shuffle: bool = False,
+    seed: int = 0,
+    max_length: int = 128,
+) -> DataLoader:
     """A DataLoader of padded batches: ``input_ids``, ``attention_mask`` (and ``token_type_ids``
     when the tokenizer makes them), ``labels``; each tensor is (batch, seq) or (batch,).
 
     Shuffling draws from its own seeded generator, so the same seed gives the same batches
     without touching the global random state.
     """
+    if not isinstance(task, Task):
+        raise TypeError(
+            f"make_loader needs a Task, got {type(task).__name__} {task!r:.40}. Load one first: "
+            f"lx.make_loader(lx.load_task('sentiment', 'train'), tokenizer)"
+        )
+    if not callable(tokenizer):
+        raise TypeError(
+            f"make_loader needs the model's tokenizer, got {tokenizer!r:.40}: e.g. model, "
+            f"tokenizer = lx.load_encoder(); lx.make_loader(task, tokenizer)"
+        )
+    for name, value in (("batch_size", batch_size), ("max_length", max_length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}. Example: "
+                             f"lx.make_loader(task, tokenizer, batch_size=16, max_length=128)")
     features = tokenize_task(task, tokenizer, max_length)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(features, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      collate_fn=partial(collate, pad_token_id=_pad_id(tokenizer)))
+    return DataLoader(
+        features,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        collate_fn=partial(collate, pad_token_id=_pad_id(tokenizer)),
+    )
 
 
-def corpus_loader(tokenizer: Any, split: str = "train", batch_size: int = 8, shuffle: bool = True,
-                  seed: int = 0, max_length: int = 64) -> DataLoader:
+def corpus_loader(
+    tokenizer: Any,
+    split: str = "train",
+    batch_size: int = 8,
+    shuffle: bool = True,
+    seed: int = 0,
+    max_length: int = 64,
+) -> DataLoader:
     """Causal-LM batches of the tiny-stories corpus: ``labels`` = ``input_ids``, padding -100."""
     return make_loader(load_task("corpus", split), tokenizer, batch_size, shuffle, seed, max_length)

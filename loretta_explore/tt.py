@@ -1,179 +1,47 @@
-"""The tensor-train (TT) format: a container, TT-SVD, TT rounding and the TT-matrix layout.
+"""TT-SVD and the TT-matrix layout: dense tensors and matrices into tensor trains.
 
-A d-way tensor X of shape (k_1, ..., k_d) is stored as cores G_i of shape (r_{i-1}, k_i, r_i),
-r_0 = r_d = 1, with X[i_1, ..., i_d] = G_1[:, i_1, :] @ ... @ G_d[:, i_d, :] (METHOD.md section 1).
-It costs sum_i r_{i-1} k_i r_i numbers instead of prod_i k_i. TT-SVD (Oseledets 2011) builds
-the cores by successive truncated SVDs; its error is bounded by the root of the sum of all
-discarded squared singular values. Everything here is plain torch: CPU or GPU, float32 or
-float64, no numpy round trip.
+TT-SVD (Oseledets 2011) builds the cores by successive truncated SVDs; its error is bounded by
+the root of the sum of all discarded squared singular values (docs/method.md#tt-format). The
+TT-matrix layout factors a matrix's rows and columns separately (docs/method.md#layouts). The
+container, rounding and the shared SVD helpers are in :mod:`loretta_explore.tensor_train`; their
+names stay importable from here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 
+from ._optional import require
+from .tensor_train import (
+    EXAMPLE,
+    TensorTrain,
+    TTSVDInfo,
+    chain_cores,
+    check_rel_error,
+    compute_dtype,
+    max_ranks,
+    ranks_for_budget,
+    requested_ranks,
+    thin_svd,
+    to_backend,
+    truncation_rank,
+    tt_round,
+)
 from .tensorize import matrix_to_ttm_tensor, suggest_ttm_modes, ttm_tensor_to_matrix
 
-__all__ = ["TTMatrix", "TTSVDInfo", "TensorTrain", "ranks_for_budget", "tt_matrix", "tt_round", "tt_svd"]
-
-_EXAMPLE = "tt_svd(torch.randn(8, 12, 8), max_rank=4)"
-
-
-def chain_cores(cores: Sequence[torch.Tensor]) -> torch.Tensor | None:
-    """Contract cores (r, n, s) left to right into a matrix (n_1 ... n_k, s); None if there are none.
-
-    The one contraction behind :meth:`TensorTrain.full` and the TT layers' forward: each step is
-    a single matrix product (n_1..n_{k-1}, r) @ (r, n_k s), so no dense tensor of higher order is
-    ever formed.
-    """
-    if not cores:
-        return None
-    out = cores[0].reshape(-1, cores[0].shape[-1])  # (n_1, r_1)
-    for core in cores[1:]:
-        r, n, s = core.shape
-        out = (out @ core.reshape(r, n * s)).reshape(-1, s)  # (n_1..n_k, r_k)
-    return out
-
-
-@dataclass
-class TTSVDInfo:
-    """What a truncation threw away, for error bars and spectrum plots.
-
-    Attributes
-    ----------
-    singular_values : list of Tensor
-        The singular values of each unfolding (bond k = between modes k and k+1), before truncation.
-    discarded : list of float
-        Frobenius norm of the discarded singular values at each bond.
-    norm : float
-        ||X||_F of what was truncated.
-    error_bound : float (derived)
-        sqrt(sum of squared discarded singular values): an upper bound on ||X - TT||_F.
-    relative_error_bound : float (derived)
-        error_bound / ||X||_F.
-    requested_ranks : list of int
-        The internal ranks that were asked for (before clipping).
-    clipped : bool
-        True where a requested rank exceeded what the tensor allows and was lowered to it.
-    """
-
-    singular_values: list[torch.Tensor] = field(default_factory=list)
-    discarded: list[float] = field(default_factory=list)
-    norm: float = 0.0
-    requested_ranks: list[int] = field(default_factory=list)
-    clipped: bool = False
-
-    @property
-    def error_bound(self) -> float:
-        return math.sqrt(sum(e * e for e in self.discarded))
-
-    @property
-    def relative_error_bound(self) -> float:
-        return self.error_bound / self.norm if self.norm > 0 else 0.0
-
-
-class TensorTrain:
-    """A tensor in TT format: a list of cores of shape (r_{k-1}, n_k, r_k) with r_0 = r_d = 1.
-
-    Examples
-    --------
-    >>> x = torch.randn(4, 5, 6, dtype=torch.float64)
-    >>> tt = tt_svd(x)                    # exact at full rank
-    >>> tt.ranks, tt.num_params
-    ([1, 4, 6, 1], 172)
-    """
-
-    def __init__(self, cores: Sequence[torch.Tensor], info: TTSVDInfo | None = None):
-        cores = list(cores)
-        if not cores:
-            raise ValueError("a TensorTrain needs at least one core, e.g. [torch.randn(1, 4, 1)]")
-        for i, c in enumerate(cores):
-            if not isinstance(c, torch.Tensor) or c.ndim != 3:
-                raise ValueError(
-                    f"core {i} must be a 3-D tensor (r_prev, n, r_next), got "
-                    f"{getattr(c, 'shape', type(c).__name__)}. Example: [torch.randn(1, 4, 3), torch.randn(3, 5, 1)]"
-                )
-        if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
-            raise ValueError(
-                f"boundary ranks must be 1, got r_0={cores[0].shape[0]} and r_d={cores[-1].shape[2]}"
-            )
-        for i in range(len(cores) - 1):
-            if cores[i].shape[2] != cores[i + 1].shape[0]:
-                raise ValueError(
-                    f"core {i} ends with rank {cores[i].shape[2]} but core {i + 1} starts with rank "
-                    f"{cores[i + 1].shape[0]}: neighbouring ranks must match"
-                )
-        self.cores = cores
-        self.info = info
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(c.shape[1] for c in self.cores)
-
-    @property
-    def ranks(self) -> list[int]:
-        """All d+1 ranks, including the boundary 1s."""
-        return [1] + [c.shape[2] for c in self.cores]
-
-    @property
-    def order(self) -> int:
-        return len(self.cores)
-
-    @property
-    def num_params(self) -> int:
-        """sum_k r_{k-1} n_k r_k."""
-        return sum(c.numel() for c in self.cores)
-
-    @property
-    def dense_size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def compression(self) -> float:
-        """How many times fewer numbers than the dense tensor."""
-        return self.dense_size / self.num_params
-
-    def full(self) -> torch.Tensor:
-        """Contract the train left to right into the dense tensor (k_1, ..., k_d)."""
-        return chain_cores(self.cores).reshape(self.shape)
-
-    def round(self, max_rank=None, rel_error: float | None = None) -> TensorTrain:
-        """TT rounding: lower the ranks without forming the dense tensor. See :func:`tt_round`."""
-        return tt_round(self, max_rank=max_rank, rel_error=rel_error)
-
-    def to(self, *args, **kwargs) -> TensorTrain:
-        return TensorTrain([c.to(*args, **kwargs) for c in self.cores], self.info)
-
-    def norm(self) -> float:
-        return float(torch.linalg.vector_norm(self.full()))
-
-    def to_tensorly(self):
-        """A tensorly ``TTTensor`` with the same cores (in tensorly's current backend)."""
-        import tensorly as tl
-        from tensorly.tt_tensor import TTTensor
-
-        return TTTensor([_to_backend(tl, c) for c in self.cores])
-
-    @classmethod
-    def from_tensorly(cls, tt) -> TensorTrain:
-        """Build from a tensorly ``TTTensor`` (or any list of (r, n, r) factors)."""
-        import tensorly as tl
-
-        return cls([torch.as_tensor(tl.to_numpy(f)) for f in tt])
-
-    def __repr__(self) -> str:
-        return (f"TensorTrain(shape={list(self.shape)}, ranks={self.ranks}, params={self.num_params:,}, "
-                f"compression={self.compression:.1f}x)")
-
-
-def _to_backend(tl, core: torch.Tensor):
-    if tl.get_backend() == "pytorch":
-        return tl.tensor(core)
-    return tl.tensor(core.detach().cpu().numpy())
+__all__ = [
+    "TTMatrix",
+    "TTSVDInfo",
+    "TensorTrain",
+    "chain_cores",
+    "ranks_for_budget",
+    "tt_matrix",
+    "tt_round",
+    "tt_svd",
+]
 
 
 def _check_tensor(x) -> torch.Tensor:
@@ -181,94 +49,27 @@ def _check_tensor(x) -> torch.Tensor:
         if type(x).__module__ == "numpy" and hasattr(x, "shape"):
             x = torch.from_numpy(x)
         else:
-            raise TypeError(f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. Example: {_EXAMPLE}")
+            raise TypeError(
+                f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. "
+                f"Example: {EXAMPLE}"
+            )
     if x.numel() == 0:
-        raise ValueError(f"cannot decompose an empty tensor of shape {tuple(x.shape)}. Example: {_EXAMPLE}")
+        raise ValueError(
+            f"cannot decompose an empty tensor of shape {tuple(x.shape)}. Example: {EXAMPLE}"
+        )
     if x.ndim == 0:
-        raise ValueError(f"cannot decompose a 0-d tensor; reshape it first. Example: {_EXAMPLE}")
+        raise ValueError(f"cannot decompose a 0-d tensor; reshape it first. Example: {EXAMPLE}")
     if x.is_complex():
         raise TypeError("complex tensors are not supported; pass a real float tensor")
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"the tensor contains NaN or inf values; TT-SVD needs finite numbers. Example: {_EXAMPLE}")
+        raise ValueError(
+            "the tensor contains NaN or inf values; TT-SVD needs finite numbers. "
+            f"Example: {EXAMPLE}"
+        )
     return x
 
-
-def _requested_ranks(max_rank, shape: Sequence[int]) -> list[int]:
-    """Normalise max_rank to d-1 internal ranks (None means unlimited)."""
-    d = len(shape)
-    if max_rank is None:
-        return [math.inf] * (d - 1)
-    if isinstance(max_rank, float) and not isinstance(max_rank, bool):
-        return ranks_for_budget(shape, max_rank)[1:-1]
-    if isinstance(max_rank, int) and not isinstance(max_rank, bool):
-        ranks = [max_rank] * (d - 1)
-    else:
-        ranks = [int(r) for r in max_rank]
-        if len(ranks) == d + 1:
-            if ranks[0] != 1 or ranks[-1] != 1:
-                raise ValueError(f"boundary ranks must be 1, got {ranks}. Example: {[1] + [4] * (d - 1) + [1]}")
-            ranks = ranks[1:-1]
-        if len(ranks) != d - 1:
-            raise ValueError(
-                f"a {d}-way tensor has {d - 1} internal ranks; got {len(ranks)}: {list(max_rank)}. "
-                f"Give one int, {d - 1} internal ranks, or {d + 1} ranks with boundary 1s, "
-                f"e.g. max_rank={[4] * (d - 1)}"
-            )
-    if any(r < 1 for r in ranks):
-        raise ValueError(f"ranks must be >= 1, got {max_rank!r}. Example: {_EXAMPLE}")
-    return ranks
-
-
-def ranks_for_budget(shape: Sequence[int], fraction: float) -> list[int]:
-    """One uniform internal rank whose TT costs at most `fraction` of the dense parameters.
-
-    Like tensorly's ``validate_tt_rank`` with a float rank: handy for a slider. The rank is at
-    least 1; each bond is also clipped to what the tensor allows. Returns all d+1 ranks.
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"a rank given as a float is a fraction of the dense parameters in (0, 1], got {fraction}")
-    d, dense = len(shape), math.prod(shape)
-    caps = _max_ranks(shape)
-    best = 1
-    for r in range(1, max(caps, default=1) + 1):
-        ranks = [1] + [min(r, c) for c in caps] + [1]
-        if sum(ranks[i] * shape[i] * ranks[i + 1] for i in range(d)) > fraction * dense:
-            break
-        best = r
-    return [1] + [min(best, c) for c in caps] + [1]
-
-
-def _max_ranks(shape: Sequence[int]) -> list[int]:
-    """The largest rank each bond can have: min(prod of modes left, prod of modes right)."""
-    return [min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)]
-
-
-def _svd(a: torch.Tensor):
-    """Thin SVD; a very wide or tall matrix is first squeezed by QR (same result, several times faster).
-
-    For a (m, N) matrix with N >> m, a^T = Q R gives a = R^T Q^T, and the SVD of the small
-    (m, m) matrix R^T = U S W^T gives a = U S (Q W)^T. LAPACK's own SVD does not take this
-    shortcut for wide matrices on every backend, and TT-SVD unfoldings are usually very wide.
-    """
-    m, n = a.shape
-    if n > 2 * m:
-        q, r = torch.linalg.qr(a.T)  # (n, m), (m, m)
-        u, s, wh = torch.linalg.svd(r.T)
-        return u, s, wh @ q.T
-    if m > 2 * n:
-        q, r = torch.linalg.qr(a)  # (m, n), (n, n)
-        u, s, vh = torch.linalg.svd(r)
-        return q @ u, s, vh
-    return torch.linalg.svd(a, full_matrices=False)
-
-
-def _truncation_rank(s: torch.Tensor, max_rank, delta: float) -> int:
-    """Smallest rank whose discarded tail has norm <= delta, capped by max_rank."""
-    tail = torch.sqrt(torch.flip(torch.cumsum(torch.flip(s.double() ** 2, [0]), 0), [0]))  # tail[i] = ||s[i:]||
-    keep = int((tail > delta).sum())  # singular values that must stay
-    return max(1, min(keep, max_rank, s.numel()))
 
 
 def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
@@ -292,75 +93,53 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         larger than a bond allows (min(prod of modes left, prod of modes right)) is clipped
         silently to that maximum and ``info.clipped`` is set: asking for "too much" rank is
         not an error, it just gives the exact decomposition.
+
+    Cores come back in x's dtype. fp16 and bf16 tensors are decomposed in float32 (there is no
+    half-precision QR or SVD, on CPU or GPU) and the cores rounded back to x's dtype at the end;
+    integer tensors are decomposed in the default float dtype and keep it.
     """
     x = _check_tensor(x)
-    shape, d = tuple(x.shape), x.ndim
-    requested = _requested_ranks(max_rank, shape)
-    if rel_error is not None and not rel_error >= 0:
-        raise ValueError(f"rel_error must be >= 0, got {rel_error}. Example: tt_svd(x, rel_error=0.1)")
+    shape, d, out_dtype = tuple(x.shape), x.ndim, x.dtype
+    requested = requested_ranks(max_rank, shape)
+    rel_error = check_rel_error(rel_error, "tt_svd(x, rel_error=0.1)")
+    x = x.to(compute_dtype(out_dtype))
     norm = float(torch.linalg.vector_norm(x.double()))
     delta = 0.0 if rel_error is None else rel_error * norm / math.sqrt(max(d - 1, 1))
     info = TTSVDInfo(norm=norm, requested_ranks=[r if r != math.inf else -1 for r in requested])
-    info.clipped = any(r != math.inf and r > c for r, c in zip(requested, _max_ranks(shape)))
+    info.clipped = any(r != math.inf and r > c for r, c in zip(requested, max_ranks(shape)))
 
     cores, rest, r_prev = [], x, 1
     for k in range(d - 1):
         unfolding = rest.reshape(r_prev * shape[k], -1)  # (r_{k-1} n_k, n_{k+1} ... n_d)
-        u, s, vh = _svd(unfolding)
-        r = _truncation_rank(s, requested[k], delta)
+        u, s, vh = thin_svd(unfolding)
+        r = truncation_rank(s, requested[k], delta)
         info.singular_values.append(s.detach().cpu())
         info.discarded.append(float(torch.linalg.vector_norm(s[r:].double())))
         cores.append(u[:, :r].reshape(r_prev, shape[k], r))
         rest = s[:r, None] * vh[:r]  # (r_k, n_{k+1} ... n_d)
         r_prev = r
     cores.append(rest.reshape(r_prev, shape[-1], 1))
-    return TensorTrain(cores, info)
+    return TensorTrain([c.to(out_dtype) for c in cores], info)
 
-
-def tt_round(tt: TensorTrain, max_rank=None, rel_error: float | None = None) -> TensorTrain:
-    """TT rounding (Oseledets 2011, Alg. 2): orthogonalise, then truncated SVDs, never dense.
-
-    A left-to-right QR sweep makes every core but the last left-orthogonal, so the whole norm
-    sits in the last core; a right-to-left sweep of truncated SVDs then cuts each bond with the
-    same error control as :func:`tt_svd`. Costs O(d n r^3), independent of the dense size.
-    """
-    cores = [c.clone() for c in tt.cores]
-    d = len(cores)
-    requested = _requested_ranks(max_rank, tt.shape)
-    for k in range(d - 1):  # left-to-right QR
-        r, n, r_next = cores[k].shape
-        q, rr = torch.linalg.qr(cores[k].reshape(r * n, r_next))
-        cores[k] = q.reshape(r, n, q.shape[1])
-        cores[k + 1] = torch.einsum("ab,bnc->anc", rr, cores[k + 1])
-    norm = float(torch.linalg.vector_norm(cores[-1].double()))
-    delta = 0.0 if rel_error is None else rel_error * norm / math.sqrt(max(d - 1, 1))
-    info = TTSVDInfo(norm=norm, requested_ranks=[r if r != math.inf else -1 for r in requested])
-    spectra, discarded = [], []
-    for k in range(d - 1, 0, -1):  # right-to-left truncated SVD
-        r, n, r_next = cores[k].shape
-        u, s, vh = _svd(cores[k].reshape(r, n * r_next))
-        keep = _truncation_rank(s, requested[k - 1], delta)
-        spectra.insert(0, s.detach().cpu())
-        discarded.insert(0, float(torch.linalg.vector_norm(s[keep:].double())))
-        cores[k] = vh[:keep].reshape(keep, n, r_next)
-        cores[k - 1] = torch.einsum("anb,bc->anc", cores[k - 1], u[:, :keep] * s[:keep])
-    info.singular_values, info.discarded = spectra, discarded
-    return TensorTrain(cores, info)
 
 
 class TTMatrix:
     """A matrix W (in, out) in the TT-matrix layout: cores (r_{k-1}, m_k, n_k, r_k).
 
     in = prod m_k and out = prod n_k. The classic alternative to LoRETTA's flattened layout
-    (METHOD.md section 1), kept so people can compare the two.
+    (docs/method.md#tt-format), kept so people can compare the two.
     """
 
     def __init__(self, cores: Sequence[torch.Tensor], info: TTSVDInfo | None = None):
         cores = list(cores)
         if not cores or any(c.ndim != 4 for c in cores):
-            raise ValueError("TT-matrix cores must be 4-D (r_prev, m, n, r_next), e.g. [torch.randn(1, 4, 2, 1)]")
+            raise ValueError(
+                "TT-matrix cores must be 4-D (r_prev, m, n, r_next), e.g. [torch.randn(1, 4, 2, 1)]"
+            )
         self.cores, self.info = cores, info
-        self._train = TensorTrain([c.reshape(c.shape[0], -1, c.shape[3]) for c in cores])  # validates ranks
+        self._train = TensorTrain(
+            [c.reshape(c.shape[0], -1, c.shape[3]) for c in cores]
+        )  # validates ranks
 
     in_modes = property(lambda self: tuple(c.shape[1] for c in self.cores))
     out_modes = property(lambda self: tuple(c.shape[2] for c in self.cores))
@@ -377,23 +156,27 @@ class TTMatrix:
         return ttm_tensor_to_matrix(self._train.full(), self.in_modes, self.out_modes)
 
     def to_tensorly(self):
-        import tensorly as tl
+        tl = require("tensorly", purpose="TTMatrix.to_tensorly")
         from tensorly.tt_matrix import TTMatrix as TLTTMatrix
 
-        return TLTTMatrix([_to_backend(tl, c) for c in self.cores])
+        return TLTTMatrix([to_backend(tl, c) for c in self.cores])
 
     @classmethod
     def from_tensorly(cls, ttm) -> TTMatrix:
-        import tensorly as tl
+        tl = require("tensorly", purpose="TTMatrix.from_tensorly")
 
         return cls([torch.as_tensor(tl.to_numpy(f)) for f in ttm])
 
     def __repr__(self) -> str:
-        return (f"TTMatrix(in_modes={list(self.in_modes)}, out_modes={list(self.out_modes)}, "
-                f"ranks={self.ranks}, params={self.num_params:,})")
+        return (
+            f"TTMatrix(in_modes={list(self.in_modes)}, out_modes={list(self.out_modes)}, "
+            f"ranks={self.ranks}, params={self.num_params:,})"
+        )
 
 
-def tt_matrix(w: torch.Tensor, in_modes=None, out_modes=None, max_rank=None, rel_error=None) -> TTMatrix:
+def tt_matrix(
+    w: torch.Tensor, in_modes=None, out_modes=None, max_rank=None, rel_error=None
+) -> TTMatrix:
     """Decompose a matrix W (in, out) into the TT-matrix layout with TT-SVD.
 
     The modes are interleaved, (m_1 n_1, ..., m_d n_d), then TT-SVD'd; each core is then split
@@ -403,7 +186,13 @@ def tt_matrix(w: torch.Tensor, in_modes=None, out_modes=None, max_rank=None, rel
     if w.ndim != 2:
         raise ValueError(f"tt_matrix needs a 2-D matrix (in, out), got shape {tuple(w.shape)}")
     if in_modes is None or out_modes is None:
-        in_modes, out_modes = suggest_ttm_modes(*w.shape, order=None if in_modes is None else len(in_modes))
-    train = tt_svd(matrix_to_ttm_tensor(w, in_modes, out_modes), max_rank=max_rank, rel_error=rel_error)
-    cores = [c.reshape(c.shape[0], m, n, c.shape[2]) for c, m, n in zip(train.cores, in_modes, out_modes)]
+        in_modes, out_modes = suggest_ttm_modes(
+            *w.shape, order=None if in_modes is None else len(in_modes)
+        )
+    train = tt_svd(
+        matrix_to_ttm_tensor(w, in_modes, out_modes), max_rank=max_rank, rel_error=rel_error
+    )
+    cores = [
+        c.reshape(c.shape[0], m, n, c.shape[2]) for c, m, n in zip(train.cores, in_modes, out_modes)
+    ]
     return TTMatrix(cores, train.info)

@@ -117,7 +117,8 @@ def test_save_then_load_gives_identical_outputs(tmp_path, arch, method, init):
     batch = tiny_batch(arch)
     expected = logits(model, batch)
     model.save_pretrained(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "adapter_config.json", "loretta_adapter.safetensors", "loretta_config.json"]
     torch.manual_seed(123)  # a different random start must not matter
     loaded = lx.LorettaModel.from_pretrained(tiny_model(arch), tmp_path).eval()
     assert torch.allclose(logits(loaded, batch), expected, atol=1e-6)
@@ -131,7 +132,7 @@ def test_saved_file_holds_only_what_was_trained(tmp_path):
 
     model = adapted("bert", "rep", "paper")
     model.save_pretrained(tmp_path)
-    saved = load_file(str(tmp_path / "adapter_model.safetensors"))
+    saved = load_file(str(tmp_path / "loretta_adapter.safetensors"))
     assert sum(t.numel() for t in saved.values()) == model.num_trainable()
     assert not any("word_embeddings" in n or n.endswith("query.base.weight") for n in saved)
 
@@ -144,7 +145,7 @@ def test_loading_into_a_mismatched_model_names_the_mismatch(tmp_path):
 
     wider = tf.BertForSequenceClassification(tf.BertConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
                                                            intermediate_size=64, vocab_size=100))
-    with pytest.raises(ValueError, match="shape mismatches"):
+    with pytest.raises(ValueError, match="is 48 -> 48 here.*trained on another model"):
         lx.LorettaModel.from_pretrained(wider, tmp_path)
 
 

@@ -37,11 +37,12 @@ def _row(method, accuracy, params, lr=1e-3, steps=1000):
 
 
 @pytest.mark.parametrize("accuracy, params, verdict", [
-    (0.950, 24_000, "met"),             # 0.5 points behind, 0.32x
+    (0.950, 24_000, "not shown (one seed gives no confidence interval; compare_methods.py now runs three)"),
     (0.930, 24_000, "**not met**"),     # 2.5 points behind
     (0.955, 30_000, "**not met**"),     # ahead, but 0.40x LoRA's parameters
 ])
 def test_compare_report_judges_the_aim(accuracy, params, verdict):
+    """The single-seed report: a point estimate inside the margin is no evidence (no interval)."""
     rows = [_row("lora", 0.955, 74_498), _row("loretta_rep", accuracy, params, lr=3e-3)]
     text = compare_methods.markdown(rows, compare_methods.RECIPE, "2026-01-01")
     line = next(x for x in text.splitlines() if x.startswith("- loretta_rep:"))
@@ -66,9 +67,9 @@ def test_results_say_by_how_much_an_aim_is_missed():
     widgets = [dict(widget="budget", seconds=0.25, aim=0.2, met=False), dict(widget="rank", seconds=0.3, aim=1.0, met=True)]
     notes = run_all._why_missed(_steps(1.07, 1.15), {"widget_latency": widgets})
     assert "loretta_rep missed its step-time aim by 7%" in notes[0] and "What would fix it" in notes[0]
-    assert "loretta_adp missed its step-time aim by 5%" in notes[1]
+    assert "loretta_adp missed its step-time aim by 10%" in notes[1]  # 1.15 against 1.05
     assert "budget 0.25 s vs 0.2 s" in notes[2] and "rank" not in notes[2]
-    assert run_all._why_missed(_steps(0.99, 1.1), {"widget_latency": widgets[1:]}) == []
+    assert run_all._why_missed(_steps(0.99, 1.05), {"widget_latency": widgets[1:]}) == []
 
 
 def test_committed_reports_are_what_the_scripts_make_of_their_committed_numbers():
@@ -77,5 +78,36 @@ def test_committed_reports_are_what_the_scripts_make_of_their_committed_numbers(
     saved = json.loads((BENCHMARKS / "results.json").read_text())
     assert run_all.render(saved["raw"], saved["measured"], saved["machine"]) == (BENCHMARKS / "RESULTS.md").read_text()
     saved = json.loads((BENCHMARKS / "compare_methods.json").read_text())
-    text = compare_methods.markdown(saved["rows"], saved["recipe"], saved["measured"]) + "\n"
-    assert text == (BENCHMARKS / "compare_methods.md").read_text()
+    assert compare_methods.render(saved) == (BENCHMARKS / "compare_methods.md").read_text()
+
+
+def _sweep_rows(rep: float, adp: float) -> list[dict]:
+    common = dict(layers=2, memory_vs_lora=1.02, storage_vs_lora=0.2, params=9e6, seconds=0.5,
+                  peak_mb=900.0, trainable=12_345, stored_bytes=49_380)
+    rows = [dict(hidden=h, method=m, time_vs_lora=t, **common)
+            for h in (512, 2048) for m, t in (("lora", 1.0), ("loretta_rep", rep),
+                                                ("loretta_adp", adp), ("norms", 1.03))]
+    return rows + [dict(hidden=4096, layers=2, method="full", error="does not fit")]
+
+
+def test_scale_sweep_judges_the_largest_width_that_ran():
+    import scale_sweep
+
+    lines = scale_sweep.aims(_sweep_rows(1.04, 1.10))
+    assert len(lines) == 2 and all("hidden 2048 (2 layers)" in line for line in lines)
+    assert "loretta_rep / LoRA = 1.04 (aim <= 1.05: met" in lines[0]
+    assert "loretta_adp / LoRA = 1.10 (aim <= 1.05: missed by 5%" in lines[1]
+    assert "norms-only floor: 1.03" in lines[1]
+    assert scale_sweep.aims([dict(hidden=512, method="lora", error="oom")]) == []
+
+
+def test_gpu_report_replaces_only_its_own_section(tmp_path):
+    import scale_sweep
+
+    path = tmp_path / "RESULTS_gpu.md"
+    path.write_text("# Benchmarks on a GPU\n\nan earlier section, kept\n")
+    scale_sweep.write_gpu_report(_sweep_rows(1.2, 1.3), path, "bash gpu_sweep.sh")
+    scale_sweep.write_gpu_report(_sweep_rows(1.05, 1.08), path, "bash gpu_sweep.sh")
+    text = path.read_text()
+    assert "an earlier section, kept" in text and text.count("scale_sweep eager: begin") == 1
+    assert "1.05 (aim <= 1.1: met" in text and "1.20" not in text  # the GPU aim is 1.10

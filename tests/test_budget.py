@@ -273,7 +273,7 @@ def test_config_and_model_give_the_same_count():
 
 
 # ---------------------------------------------------------------------------------------------
-# The figures of METHOD.md section 5, and the paper's printed ones.
+# The counts of docs/method.md#counting, and the paper's printed ones.
 # ---------------------------------------------------------------------------------------------
 
 METHOD_MD = [
@@ -461,18 +461,7 @@ def test_cli_errors(capsys):
     assert "budget" in COMMANDS
 
 
-# --- baselines.prepare sets up exactly what count_trainable counts ---------------------------------
-@pytest.mark.parametrize("arch", ["bert", "deberta", "llama", "gpt2"])
-@pytest.mark.parametrize("method", ["full", "lora", "adapters", "ia3", "bitfit", "loretta_adp", "loretta_rep"])
-def test_prepare_trains_what_count_trainable_counts(arch, method):
-    from loretta_explore.baselines import prepare, trainable_parameters
-
-    small = {"loretta_adp": dict(bottleneck=8, tt_rank=3), "loretta_rep": dict(bottleneck=8, tt_rank=3),
-             "adapters": dict(bottleneck=8)}.get(method, {})
-    model = tiny_model(arch)
-    expected = B.count_trainable(model.config, method, **small)
-    assert trainable_parameters(prepare(model, method, **small)) == expected
-
+# --- baselines.prepare against count_trainable: every family and method in tests/test_registry.py
 
 def test_prefix_tuning_of_an_encoder_classifier_says_why_it_cannot_train():
     from loretta_explore.baselines import prepare, trainable_parameters

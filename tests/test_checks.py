@@ -1,6 +1,7 @@
-"""Exercises: the reference solutions pass `loretta_explore.checks`, the starter notebooks' stubs fail
-with "Not implemented yet", typical wrong answers fail with their specific hint, and the starter
-notebooks run top to bottom (as they are, and with the stub replaced by the solution)."""
+"""Exercises: the reference solutions (instructor/solutions/) pass `loretta_explore.checks`, the
+starter notebooks' stubs fail with "Not implemented yet", typical wrong answers fail with their
+specific hint (stated once, the fix only on show_fix()), and the starter notebooks run top to
+bottom (as they are, and with the stub replaced by the solution)."""
 
 from __future__ import annotations
 
@@ -17,22 +18,32 @@ from torch import nn
 
 import loretta_explore as lx
 from loretta_explore import checks
+from loretta_explore.checks import ex1_tt_svd as ex1
+from loretta_explore.checks import ex2_tt_linear_forward as ex2
+from loretta_explore.checks import ex3_budget_formula as ex3
+from loretta_explore.checks import ex4_rep_merge as ex4
+from loretta_explore.checks.feedback import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISE_DIR = ROOT / "notebooks" / "exercises"
-SOLUTION_DIR = EXERCISE_DIR / "solutions"
+SOLUTION_DIR = ROOT / "instructor" / "solutions"  # out of the students' folder
 
 # notebook stem: (solution module, function name, check function, number of cases)
 EXERCISES = {
     "ex1_tt_svd": ("ex1_solution", "tt_svd", checks.check_tt_svd, 5),
-    "ex2_tt_linear_forward": ("ex2_solution", "tt_linear_forward", checks.check_tt_linear_forward, 6),
+    "ex2_tt_linear_forward": (
+        "ex2_solution",
+        "tt_linear_forward",
+        checks.check_tt_linear_forward,
+        6,
+    ),
     "ex3_budget_formula": ("ex3_solution", "rep_budget", checks.check_budget_formula, 6),
     "ex4_rep_merge": ("ex4_solution", "merge_rep", checks.check_rep_merge, 4),
 }
 
 
 def solution(stem: str):
-    """The reference implementation of one exercise (a plain module under solutions/)."""
+    """The reference implementation of one exercise (a plain module under instructor/solutions/)."""
     module_name, fn_name, _, _ = EXERCISES[stem]
     spec = importlib.util.spec_from_file_location(module_name, SOLUTION_DIR / f"{module_name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -70,9 +81,14 @@ def test_reference_solution_passes(stem):
     assert result.passed, str(result)
     assert result.score == 1.0 and result.n_total == n and bool(result)
     text = str(result)
-    assert text.startswith(f"✅ {EXERCISES[stem][1]}: {n}/{n} checks passed") and "❌" not in text
-    assert all(m.startswith("✅") and m.endswith("match") for m in result.messages)  # expected vs measured
+    assert (
+        text.startswith(f"PASS  {EXERCISES[stem][1]}: {n}/{n} checks passed") and "FAIL" not in text
+    )
+    assert all(
+        m.startswith("PASS  ") and m.endswith("match") for m in result.messages
+    )  # expected vs measured
     assert check(fn, raise_on_fail=True) is not None
+    assert "✅" not in text and "❌" not in text  # words, never a symbol alone
 
 
 @pytest.mark.parametrize("stem", EXERCISES)
@@ -83,7 +99,7 @@ def test_notebook_stub_fails_with_not_implemented(stem):
     assert not result.passed and result.score == 0.0 and result.n_total == n
     expected = f"Not implemented yet: fill in the body of {fn_name} (the cell marked # TODO)"
     assert result.messages[0].startswith(expected), result.messages
-    assert str(result).startswith(f"❌ {fn_name}: 0/{n} checks passed")
+    assert str(result).startswith(f"FAIL  {fn_name}: 0/{n} checks passed")
     assert expected in result._repr_html_()
     with pytest.raises(checks.CheckFailed, match="Not implemented yet") as info:
         check(stub, raise_on_fail=True)
@@ -177,7 +193,9 @@ def _rep_solution():
 def budget_no_norms(model, r):
     s = _rep_solution()
     m = s.MODELS[model]
-    return s.rep_budget(model, r) - (2 * m["layers"] + 1) * m["hidden"] * (2 if m["family"] == "bert" else 1)
+    return s.rep_budget(model, r) - (2 * m["layers"] + 1) * m["hidden"] * (
+        2 if m["family"] == "bert" else 1
+    )
 
 
 def budget_no_pooler(model, r):
@@ -196,14 +214,18 @@ def budget_boundary_ranks(model, r):
     s = _rep_solution()
     m, b = s.MODELS[model], s.MODELS[model]["bottleneck"]
     wrong = lambda shape: sum(r * k * r for k in shape)
-    cores = lambda tt: m["layers"] * sum(tt(s.SHAPES[(i, b)]) + tt(s.SHAPES[(b, o)]) for i, o in m["targets"])
+    cores = lambda tt: (
+        m["layers"] * sum(tt(s.SHAPES[(i, b)]) + tt(s.SHAPES[(b, o)]) for i, o in m["targets"])
+    )
     return s.rep_budget(model, r) - cores(lambda shape: s.tt_params(shape, r)) + cores(wrong)
 
 
 def budget_one_layer(model, r):
     s = _rep_solution()
     m, b = s.MODELS[model], s.MODELS[model]["bottleneck"]
-    per_layer = sum(s.tt_params(s.SHAPES[(i, b)], r) + s.tt_params(s.SHAPES[(b, o)], r) for i, o in m["targets"])
+    per_layer = sum(
+        s.tt_params(s.SHAPES[(i, b)], r) + s.tt_params(s.SHAPES[(b, o)], r) for i, o in m["targets"]
+    )
     return s.rep_budget(model, r) - (m["layers"] - 1) * per_layer
 
 
@@ -222,12 +244,17 @@ def merge_no_scale(layer):
 def merge_scale_by_tt_rank(layer):
     """The earlier reading of the paper: alpha / TT rank instead of alpha / bottleneck."""
     rank = max(layer.A.ranks)
-    return layer.base.weight + (layer.alpha / rank) * (layer.A.dense_matrix() @ layer.B.dense_matrix()).T
+    return (
+        layer.base.weight
+        + (layer.alpha / rank) * (layer.A.dense_matrix() @ layer.B.dense_matrix()).T
+    )
 
 
 def merge_not_transposed(layer):
     delta = layer.A.dense_matrix() @ layer.B.dense_matrix()
-    return layer.base.weight + layer.scale * (delta if delta.shape == layer.base.weight.shape else delta.T)
+    return layer.base.weight + layer.scale * (
+        delta if delta.shape == layer.base.weight.shape else delta.T
+    )
 
 
 def merge_only_update(layer):
@@ -250,59 +277,138 @@ def merge_calls_library(layer):
 
 
 MISTAKES = [
-    (checks.check_tt_svd, svd_smallest, "did you keep the LARGEST singular values?"),
-    (checks.check_tt_svd, svd_drops_s, "it looks like the singular values were dropped"),
-    (checks.check_tt_svd, svd_broken_chain, "but core 0 ends with rank 3: neighbouring ranks must match"),
-    (checks.check_tt_svd, svd_no_truncation, "every internal rank must be <= max_rank"),
-    (checks.check_tt_svd, svd_modes_reversed, "your cores reconstruct a tensor of shape (5, 4, 3), expected (3, 4, 5)"),
-    (checks.check_tt_svd, svd_crashes, "your svd_crashes raised RuntimeError"),
-    (checks.check_tt_svd, svd_calls_library, "calls lx.tt_svd: the exercise is to write it yourself"),
-    (checks.check_tt_linear_forward, fwd_out_in, "nn.Linear's (out, in) orientation"),
-    (checks.check_tt_linear_forward, fwd_transposed_when_square, "your y equals x @ W.T"),
-    (checks.check_tt_linear_forward, fwd_column_major, "you flattened column-major"),
-    (checks.check_tt_linear_forward, fwd_detached, "your y is not connected to the cores"),
-    (checks.check_tt_linear_forward, fwd_flattens_batch, "expected (2, 3, 10) = x.shape[:-1] + (out_features,)"),
-    (checks.check_budget_formula, budget_no_norms, "(off by -38,400): did you forget the norm parameters?"),
-    (checks.check_budget_formula, budget_no_pooler, "did you forget the tensorized pooler?"),
-    (checks.check_budget_formula, budget_with_classifier, "LoRETTA_rep keeps the classifier frozen"),
-    (checks.check_budget_formula, budget_boundary_ranks, "the boundary ranks are r_0 = r_d = 1"),
-    (checks.check_budget_formula, budget_one_layer, "you counted one layer only"),
-    (checks.check_budget_formula, budget_float, "a parameter count is a whole number"),
-    (checks.check_budget_formula, budget_calls_library, "calls lx.count_trainable"),
-    (checks.check_rep_merge, merge_no_scale, "you forgot the scale: the update is s * (A_W @ B_W).T with s = alpha / bottleneck"),
-    (checks.check_rep_merge, merge_scale_by_tt_rank, "you divided alpha by the TT rank"),
-    (checks.check_rep_merge, merge_not_transposed, "you added the update without transposing it"),
-    (checks.check_rep_merge, merge_only_update, "you returned only the update"),
-    (checks.check_rep_merge, merge_in_out, "stores its weight as (out, in) = (6, 12)"),
-    (checks.check_rep_merge, merge_in_place, "changed rep_layer's frozen weight in place"),
-    (checks.check_rep_merge, merge_calls_library, "calls rep_layer.merge()"),
+    (checks.check_tt_svd, svd_smallest, ex1.H_LARGEST, "relative error"),
+    (checks.check_tt_svd, svd_drops_s, ex1.H_DROPPED_S, "relative error"),
+    (checks.check_tt_svd, svd_broken_chain, ex1.H_CHAIN, "but core 0 ends with rank 3"),
+    (
+        checks.check_tt_svd,
+        svd_no_truncation,
+        ex1.H_TRUNCATE,
+        "at max_rank=3 your ranks are [1, 4, 10, 2, 1]",
+    ),
+    (
+        checks.check_tt_svd,
+        svd_modes_reversed,
+        ex1.H_MODES,
+        "a tensor of shape (5, 4, 3), expected (3, 4, 5)",
+    ),
+    (checks.check_tt_svd, svd_crashes, None, "your svd_crashes raised RuntimeError"),
+    (checks.check_tt_svd, svd_calls_library, None, "your svd_calls_library calls lx.tt_svd"),
+    (checks.check_tt_linear_forward, fwd_out_in, ex2.H_OUT_IN, "relative error"),
+    (checks.check_tt_linear_forward, fwd_transposed_when_square, ex2.H_TRANSPOSE, "relative error"),
+    (checks.check_tt_linear_forward, fwd_column_major, ex2.H_COLUMN_MAJOR, "relative error"),
+    (checks.check_tt_linear_forward, fwd_detached, ex2.H_DETACHED, "y.requires_grad is False"),
+    (
+        checks.check_tt_linear_forward,
+        fwd_flattens_batch,
+        ex2.H_SHAPE,
+        "expected (2, 3, 10) = x.shape[:-1]",
+    ),
+    (checks.check_budget_formula, budget_no_norms, ex3.H_NORMS, "(off by -38,400)"),
+    (checks.check_budget_formula, budget_no_pooler, ex3.H_POOLER, "expected 54,068 vs yours"),
+    (checks.check_budget_formula, budget_with_classifier, ex3.H_CLASSIFIER, "(off by +1,538)"),
+    (checks.check_budget_formula, budget_boundary_ranks, ex3.H_BOUNDARY, "tt_rank=5: expected"),
+    (checks.check_budget_formula, budget_one_layer, ex3.H_ONE_LAYER, "tt_rank=5: expected"),
+    (checks.check_budget_formula, budget_float, ex3.H_WHOLE, "returned 54068.5"),
+    (checks.check_budget_formula, budget_calls_library, None, "calls lx.count_trainable"),
+    (checks.check_rep_merge, merge_no_scale, ex4.H_NO_SCALE, "scale 5.33333: relative error"),
+    (checks.check_rep_merge, merge_scale_by_tt_rank, ex4.H_TT_RANK, "relative error"),
+    (checks.check_rep_merge, merge_not_transposed, ex4.H_NOT_TRANSPOSED, "relative error"),
+    (checks.check_rep_merge, merge_only_update, ex4.H_ONLY_UPDATE, "relative error"),
+    (checks.check_rep_merge, merge_in_out, ex4.H_IN_OUT, "stores (out, in) = (6, 12)"),
+    (
+        checks.check_rep_merge,
+        merge_in_place,
+        ex4.H_IN_PLACE,
+        "changed rep_layer's frozen weight in place",
+    ),
+    (checks.check_rep_merge, merge_calls_library, None, "calls rep_layer.merge()"),
 ]
 
 
-@pytest.mark.parametrize("check, wrong, hint", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
-def test_typical_mistake_gets_its_hint(check, wrong, hint):
+@pytest.mark.parametrize(
+    "check, wrong, hint, observed", MISTAKES, ids=[m[1].__name__ for m in MISTAKES]
+)
+def test_typical_mistake_gets_its_hint(check, wrong, hint, observed):
     result = check(wrong)  # never raises
     assert not result.passed and result.score < 1
-    failing = [m for m in result.messages if m.startswith("❌")]
-    assert any(hint in m for m in failing), "\n".join(result.messages)
+    failing = [m for m in result.messages if m.startswith("FAIL  ")]
+    assert any(observed in m for m in failing), "\n".join(result.messages)
     assert not result.not_implemented and "Not implemented" not in str(result)
+    text = str(result)
+    for (
+        h
+    ) in result.hints:  # each distinct hint once, with the section to read; the fix only on demand
+        assert text.count(h.pointer) == 1 and h.section in SECTIONS
+        assert f"docs/method.md#{h.section}" in text and SECTIONS[h.section] in text
+        if h.fix:
+            assert h.fix not in text and h.fix in str(result.show_fix())
+    if hint is not None:
+        assert hint in result.hints, text
+
+
+def test_cases_that_share_a_hint_are_grouped():
+    result = checks.check_budget_formula(budget_no_norms)  # all six models miss their norms
+    assert result.n_passed == 0 and result.hints == [ex3.H_NORMS]
+    text = str(result)
+    assert "Hint 1 (cases 1, 2, 3, 4, 5, 6): Did you count the norms?" in text
+    assert text.count("[hint 1]") == 6 and text.count("Did you count the norms?") == 1
+    fixes = str(result.show_fix())
+    assert "(2 * layers + 1) * 2 * hidden" in fixes and "(2 * layers + 1) * 2 * hidden" not in text
+    assert "result.show_fix()" in text
+
+
+def test_a_repeated_hint_leads_to_the_fix():
+    checks.check_rep_merge(merge_only_update)
+    first = str(
+        checks.check_rep_merge(merge_no_scale)
+    )  # a different hint: not "the same as last time"
+    assert "Same hint as your last run" not in first
+    second = checks.check_rep_merge(merge_no_scale)
+    assert "Same hint as your last run: result.show_fix() shows the code-level fix." in str(second)
+    assert "alpha / bottleneck" in str(second.show_fix())
+    assert second.show_fix()._repr_html_().startswith("<div")
+
+
+def test_feedback_says_pass_and_fail_in_words():
+    result = checks.check_tt_linear_forward(fwd_transposed_when_square)
+    html = result._repr_html_()
+    assert (
+        ">PASS</span>" in html and ">FAIL</span>" in html and "✅" not in html and "❌" not in html
+    )
+    assert all(line.startswith(("PASS  ", "FAIL  ")) for line in result.messages)
+
+
+def test_sections_match_the_method_document():
+    method = ROOT / "docs" / "method.md"
+    if not method.is_file():
+        pytest.skip("docs/method.md is not in this checkout")
+    text = method.read_text()
+    for anchor, title in SECTIONS.items():
+        assert f'<a id="{anchor}"></a>' in text, anchor
+        assert re.search(rf"^## (\d+\. )?{re.escape(title)}$", text, re.M), title
 
 
 def test_student_exception_shows_the_student_line():
     result = checks.check_tt_svd(svd_crashes)
-    message = next(m for m in result.messages if "raised RuntimeError" in m)
-    assert "in svd_crashes: `unfolding = x.reshape(7, -1)  # a typo'd unfolding`" in message
-    assert "test_checks.py" in message and "line " in message
+    assert any("raised RuntimeError" in m for m in result.messages)
+    (hint,) = [
+        h for h in result.hints if "RuntimeError" in h.pointer
+    ]  # four crashing cases, one hint
+    assert "in svd_crashes: `unfolding = x.reshape(7, -1)  # a typo'd unfolding`" in hint.pointer
+    assert "test_checks.py" in hint.pointer and "line " in hint.pointer
 
 
 def test_partial_credit_and_result_api():
-    result = checks.check_tt_linear_forward(fwd_transposed_when_square)  # only the square case fails
+    result = checks.check_tt_linear_forward(
+        fwd_transposed_when_square
+    )  # only the square case fails
     assert (result.n_passed, result.n_total) == (5, 6) and result.score == pytest.approx(5 / 6)
     assert not result.passed and not bool(result)
     assert all(isinstance(m, str) for m in result.messages) and len(result.messages) == 6
-    assert str(result).splitlines()[0] == "❌ tt_linear_forward: 5/6 checks passed"
+    assert str(result).splitlines()[0] == "FAIL  tt_linear_forward: 5/6 checks passed"
     html = result._repr_html_()
-    assert html.startswith("<div") and "5/6 checks passed" in html and "x @ W.T" in html
+    assert html.startswith("<div") and "5/6 checks passed" in html and "transpose left over" in html
     with pytest.raises(checks.CheckFailed):
         result.raise_if_failed()
 
@@ -320,7 +426,7 @@ def test_not_implemented_in_a_helper_names_the_helper():
 
 def test_a_non_function_gets_a_friendly_message():
     result = checks.check_rep_merge(torch.zeros(3))
-    assert not result.passed and "pass it without calling it" in result.messages[0]
+    assert not result.passed and "Pass your function itself, without calling it" in str(result)
 
 
 def test_checks_leave_the_random_state_alone():
@@ -335,7 +441,10 @@ def test_checks_leave_the_random_state_alone():
 
 def test_exercise_registry():
     assert {name: fn for name, fn in checks.EXERCISES.items()} == {
-        spec[1]: spec[2] for spec in EXERCISES.values()}
+        spec[1]: spec[2] for spec in EXERCISES.values()
+    }
+    assert [ex.stem for ex in checks.COURSE] == list(EXERCISES)
+    assert [ex.solution for ex in checks.COURSE] == [f"{spec[0]}.py" for spec in EXERCISES.values()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,10 +456,12 @@ def all_exercise_notebooks() -> list[Path]:
     return sorted(EXERCISE_DIR.rglob("*.ipynb"))
 
 
-def test_every_exercise_has_a_starter_and_a_solution():
+def test_every_exercise_has_a_starter_and_a_solution_kept_apart():
     assert sorted(p.stem for p in EXERCISE_DIR.glob("ex*.ipynb")) == sorted(EXERCISES)
     for module_name, *_ in EXERCISES.values():
         assert (SOLUTION_DIR / f"{module_name}.py").is_file()
+    assert not (EXERCISE_DIR / "solutions").exists()  # solutions never sit beside the starters
+    assert not list(EXERCISE_DIR.rglob("*solution*"))
 
 
 @pytest.mark.parametrize("path", all_exercise_notebooks(), ids=lambda p: p.name)
@@ -374,10 +485,13 @@ def test_starter_notebook_structure(stem):
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     first = code_cells[0].source
     assert "except ImportError" in first and "%pip install" in first
-    assert not re.search(r"pip install[^\n]*torch", first), "the setup cell must never (re)install torch"
+    assert not re.search(r"pip install[^\n]*torch", first), (
+        "the setup cell must never (re)install torch"
+    )
     assert nb.cells[0].cell_type == "markdown" and "Learning goals" in nb.cells[0].source
     assert "What you learned" in nb.cells[-1].source
-    assert "METHOD.md section" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    markdown = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "docs/method.md#" in markdown and "METHOD" + ".md" not in markdown  # the kit's own only
     (stub,) = tagged(nb, "stub")
     assert "# TODO" in stub.source and "raise NotImplementedError(" in stub.source
     assert f"def {EXERCISES[stem][1]}(" in stub.source
@@ -403,13 +517,22 @@ def _execute_starters():
                     cell.source = (SOLUTION_DIR / f"{module_name}.py").read_text()
             start = len(combined.cells)
             combined.cells += nb.cells
-            check_at = next(i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", []))
-            explore_at = next(i for i, c in enumerate(nb.cells) if "explore" in c.metadata.get("tags", []))
+            check_at = next(
+                i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", [])
+            )
+            explore_at = next(
+                i for i, c in enumerate(nb.cells) if "explore" in c.metadata.get("tags", [])
+            )
             where[stem, variant] = (start + check_at, start + explore_at)
             combined.cells.append(nbformat.v4.new_code_cell("%reset -f"))
     began = time.perf_counter()
-    NotebookClient(combined, kernel_name="python3", timeout=300, allow_errors=False,
-                   resources={"metadata": {"path": str(EXERCISE_DIR)}}).execute()
+    NotebookClient(
+        combined,
+        kernel_name="python3",
+        timeout=300,
+        allow_errors=False,
+        resources={"metadata": {"path": str(EXERCISE_DIR)}},
+    ).execute()
     seconds = time.perf_counter() - began
     return {key: (combined.cells[c], combined.cells[e]) for key, (c, e) in where.items()}, seconds
 
@@ -440,9 +563,11 @@ def test_starter_notebook_runs_and_reports_not_implemented(executed, stem):
     check_cell, explore_cell = executed[stem, "stub"]
     fn_name, n = EXERCISES[stem][1], EXERCISES[stem][3]
     text = _text(check_cell)
-    assert f"❌ {fn_name}: 0/{n} checks passed" in text
+    assert f"FAIL  {fn_name}: 0/{n} checks passed" in text
     assert f"Not implemented yet: fill in the body of {fn_name} (the cell marked # TODO)" in text
-    html = next(o.data["text/html"] for o in check_cell.outputs if o.output_type == "execute_result")
+    html = next(
+        o.data["text/html"] for o in check_cell.outputs if o.output_type == "execute_result"
+    )
     assert "Not implemented yet" in html
     assert "Make the check above pass first" in _text(explore_cell)
 
@@ -453,6 +578,35 @@ def test_starter_notebook_passes_with_the_solution(executed, stem):
     check_cell, explore_cell = executed[stem, "solution"]
     fn_name, n = EXERCISES[stem][1], EXERCISES[stem][3]
     text = _text(check_cell)
-    assert f"✅ {fn_name}: {n}/{n} checks passed" in text, text
+    assert f"PASS  {fn_name}: {n}/{n} checks passed" in text, text
     explored = _text(explore_cell)
-    assert "match" in explored and "differs" not in explored.lower() and "Make the check" not in explored
+    assert (
+        "match" in explored
+        and "differs" not in explored.lower()
+        and "Make the check" not in explored
+    )
+
+
+@pytest.mark.notebooks
+def test_in_a_notebook_the_time_limit_stops_an_endless_loop():
+    """In a Jupyter kernel (cells run on the main thread) the limit interrupts `while True: pass`,
+    so the check cell finishes and the kernel stays usable."""
+    pytest.importorskip("nbclient")
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = read_notebook("ex1_tt_svd").metadata
+    nb.cells = [
+        nbformat.v4.new_code_cell("import loretta_explore as lx\nimport loretta_explore.checks"),
+        nbformat.v4.new_code_cell("def tt_svd(x, max_rank):\n    while True:\n        pass"),
+        nbformat.v4.new_code_cell(
+            "result = lx.checks.check_tt_svd(tt_svd, time_limit=0.5)\nresult"
+        ),
+        nbformat.v4.new_code_cell("print('kernel alive', 1 + 1)"),
+    ]
+    NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=False).execute()
+    text = _text(nb.cells[2])
+    # the first case hits the limit; the other four are not run (the function would hang again)
+    assert "FAIL  tt_svd: 0/5 checks passed" in text and text.count("did not finish within 0.5 s") == 1
+    assert text.count("not run: an earlier case did not finish in time") == 4
+    assert "kernel alive 2" in _text(nb.cells[3])

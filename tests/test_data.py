@@ -31,6 +31,7 @@ def tokenizer():
 
 # --- the files --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["sentiment", "paraphrase"])
 def test_sizes_match_files_and_brief(name):
     sizes = {s: len(lxd.load_task(name, s)) for s in SPLITS}
@@ -54,7 +55,11 @@ def test_columns_follow_glue():
     assert set(sent[0]) == {"sentence", "label", "idx"}
     assert para.columns == ("sentence1", "sentence2", "label", "idx")
     assert set(para[0]) == {"sentence1", "sentence2", "label", "idx"}
-    assert (sent.num_labels, sent.metric, sent.label_names) == (2, "accuracy", ["negative", "positive"])
+    assert (sent.num_labels, sent.metric, sent.label_names) == (
+        2,
+        "accuracy",
+        ["negative", "positive"],
+    )
     assert (para.num_labels, para.metric) == (2, "f1")
     assert (sent.name, sent.split) == ("sentiment", "validation")
     assert [sent[i]["idx"] for i in range(5)] == list(range(5))
@@ -63,7 +68,9 @@ def test_columns_follow_glue():
 
 
 def test_no_sentence_shared_between_splits():
-    sent = {s: [x.lower() for x in lxd.load_task("sentiment", s).column("sentence")] for s in SPLITS}
+    sent = {
+        s: [x.lower() for x in lxd.load_task("sentiment", s).column("sentence")] for s in SPLITS
+    }
     every = [x for s in SPLITS for x in sent[s]]
     assert len(every) == len(set(every)), "duplicate sentiment sentences"
     assert not set(sent["train"]) & set(sent["test"])
@@ -102,7 +109,9 @@ def test_generator_is_deterministic_and_matches_files():
     spec.loader.exec_module(make_data)
     files = make_data.build()
     for rel, text in files.items():
-        assert (DATA / rel).read_text(encoding="utf-8") == text, f"{rel} is stale: run data/make_data.py"
+        assert (DATA / rel).read_text(encoding="utf-8") == text, (
+            f"{rel} is stale: run data/make_data.py"
+        )
     assert make_data.build(7) != files  # the seed matters
 
 
@@ -113,6 +122,7 @@ def test_datasheet_exists():
 
 
 # --- errors -----------------------------------------------------------------------------------
+
 
 def test_unknown_task_lists_known_ones():
     with pytest.raises(ValueError) as err:
@@ -137,15 +147,18 @@ def test_missing_data_dir_explains(monkeypatch, tmp_path):
 
 
 def test_data_module_imports_no_ui():
-    code = ("import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('d', {str(ROOT / 'loretta_explore' / 'data.py')!r})\n"
-            "m = sys.modules['d'] = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-            "bad = [x for x in ('matplotlib', 'ipywidgets', 'plotly', 'datasets') if x in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys\n"
+        "import loretta_explore.data as d\n"
+        "d.load_task('sentiment', 'validation')\n"
+        "bad = [x for x in ('matplotlib', 'ipywidgets', 'plotly', 'datasets') if x in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --- batching ---------------------------------------------------------------------------------
+
 
 def test_loader_shapes_single_sentence(tokenizer):
     task = lxd.load_task("sentiment", "validation")
@@ -172,8 +185,10 @@ def test_loader_pairs_carry_segments(tokenizer):
 
 def test_loader_shuffle_is_seeded(tokenizer):
     task = lxd.load_task("sentiment", "validation")
-    first = [next(iter(lxd.make_loader(task, tokenizer, 16, shuffle=True, seed=s)))["labels"]
-             for s in (3, 3, 4)]
+    first = [
+        next(iter(lxd.make_loader(task, tokenizer, 16, shuffle=True, seed=s)))["labels"]
+        for s in (3, 3, 4)
+    ]
     assert torch.equal(first[0], first[1])
     unshuffled = next(iter(lxd.make_loader(task, tokenizer, 16)))["labels"]
     assert unshuffled.tolist() == task.column("label")[:16]
@@ -197,6 +212,7 @@ def test_collate_per_token_labels_padding():
 
 # --- GLUE through datasets (offline: load_dataset is replaced) ---------------------------------
 
+
 @pytest.fixture
 def fake_glue(monkeypatch):
     datasets = pytest.importorskip("datasets")
@@ -204,14 +220,23 @@ def fake_glue(monkeypatch):
 
     def load_dataset(path, name=None, split=None, **kwargs):
         calls.append((path, name, split))
-        features = datasets.Features({
-            "sentence1": datasets.Value("string"), "sentence2": datasets.Value("string"),
-            "label": datasets.ClassLabel(names=["not_equivalent", "equivalent"]),
-            "idx": datasets.Value("int32")})
-        return datasets.Dataset.from_dict({
-            "sentence1": ["The cat sat.", "Sales rose 5%.", "He won."],
-            "sentence2": ["A cat was sitting.", "Sales fell 5%.", "He was the winner."],
-            "label": [1, 0, 1], "idx": [0, 1, 2]}, features=features)
+        features = datasets.Features(
+            {
+                "sentence1": datasets.Value("string"),
+                "sentence2": datasets.Value("string"),
+                "label": datasets.ClassLabel(names=["not_equivalent", "equivalent"]),
+                "idx": datasets.Value("int32"),
+            }
+        )
+        return datasets.Dataset.from_dict(
+            {
+                "sentence1": ["The cat sat.", "Sales rose 5%.", "He won."],
+                "sentence2": ["A cat was sitting.", "Sales fell 5%.", "He was the winner."],
+                "label": [1, 0, 1],
+                "idx": [0, 1, 2],
+            },
+            features=features,
+        )
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     return calls

@@ -3,8 +3,9 @@
 Two kinds of test:
 
 - hygiene (fast, always run): every notebook under notebooks/ (exercises included) is committed without
-  outputs and carries kernelspec metadata; every lesson opens with learning goals, ends with a summary,
-  has a first cell that works in Colab, reads QUICK and imports only the public API;
+  outputs and carries kernelspec metadata; all 13 open with the setup cell and Open-in-Colab line
+  that `make notebooks` generates; every lesson opens with learning goals, ends with a summary,
+  reads QUICK and imports only the public API;
 - execution (``-m notebooks``): each lesson runs top to bottom with nbclient in test mode
   (LORETTA_QUICK=1, HF_HUB_OFFLINE=1), executed in memory: outputs are never written back to the
   repository. An error in any cell fails with that cell's source and traceback. The exercises are
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +24,10 @@ import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+
+import sync_notebooks  # noqa: E402  (the setup cell's generator)
+
 NOTEBOOKS = REPO / "notebooks"
 EXPECTED_LESSONS = [
     "00_quickstart", "01_tensor_train_basics", "02_tensorizing_weights", "03_rank_selection",
@@ -95,17 +101,25 @@ def test_lesson_structure(path):
         f"{rel(path)}: no 'Try this' prompt"
 
 
+@pytest.mark.parametrize("path", sync_notebooks.notebook_paths(), ids=rel)
+def test_first_cell_is_the_generated_setup_cell(path):
+    """One setup cell for all 13 notebooks, generated from pyproject.toml (tests/test_colab.py tests
+    what it does in JupyterLab, a fresh kernel and Colab)."""
+    url, branch = sync_notebooks.read_settings()
+    nb = nbformat.read(path, as_version=4)
+    assert code_cells(nb)[0].source == sync_notebooks.setup_cell(url).rstrip("\n"), \
+        f"{rel(path)}: the first code cell is not the current setup cell: run `make notebooks`"
+    header = next(c.source for c in nb.cells if c.cell_type == "markdown").splitlines()[0]
+    assert header == sync_notebooks.header_line(url, rel(path), branch), \
+        f"{rel(path)}: the first Markdown line is not the current Open-in-Colab line: run `make notebooks`"
+
+
 @pytest.mark.parametrize("path", lessons(), ids=rel)
-def test_first_cell_works_in_colab(path):
-    first = code_cells(nbformat.read(path, as_version=4))[0].source
-    assert "import loretta_explore as lx" in first and "except ImportError" in first, \
-        f"{rel(path)}: the first code cell must import the kit and install it only when missing"
-    install = [line for line in first.splitlines() if "pip install" in line]
-    assert install and all(line.strip().startswith("%pip") for line in install), \
-        f"{rel(path)}: install with the %pip magic inside the except branch"
-    assert not any("torch" in line for line in install), \
-        f"{rel(path)}: never (re)install torch: Colab's own torch must be kept"
-    assert 'os.environ.get("LORETTA_QUICK", "0") == "1"' in first, f"{rel(path)}: the setup cell must read QUICK"
+def test_lesson_setup_reads_quick(path):
+    second = code_cells(nbformat.read(path, as_version=4))[1].source
+    assert 'os.environ.get("LORETTA_QUICK", "0") == "1"' in second, \
+        f"{rel(path)}: the code cell after the setup cell must read QUICK"
+    assert "pip install" not in second, f"{rel(path)}: only the generated setup cell installs"
 
 
 @pytest.mark.parametrize("path", lessons(), ids=rel)

@@ -25,9 +25,7 @@ def brute_force(n, order):
     if order == 1:
         return [(n,)] if n >= 2 else []
     divisors = [k for k in range(2, n + 1) if n % k == 0]
-    return sorted(
-        (k, *rest) for k in divisors for rest in brute_force(n // k, order - 1)
-    )
+    return sorted((k, *rest) for k in divisors for rest in brute_force(n // k, order - 1))
 
 
 @settings(max_examples=150, deadline=None)
@@ -145,3 +143,214 @@ def test_suggested_shapes_can_be_cut_between_input_and_output(a, b):
 
     in_f, out_f = 2**a * 3 ** (a % 2), 2**b
     assert cut_point(lx.suggest_shape(in_f, out_f), in_f) is not None
+
+
+# -- fast, bounded, interruptible shape search (issue "Nothing lost, nothing silent") -----------
+
+
+def reference_shape(in_f, out_f, order=None):
+    """The shape chooser written the slow, obvious way: score every multiset of factors (found by
+    trial division), keep the first best by (cost, -order), then try every ordering of the middle
+    modes in lexicographic order. Independent of the kit's branch and bound and greedy ordering."""
+    import itertools
+
+    from loretta_explore.tensorize import cut_point, shape_cost
+
+    n = in_f * out_f
+    if n == 1:
+        return (1,)
+
+    def multisets(m, d, low):
+        if d == 1:
+            return [(m,)] if m >= low else []
+        return [
+            (k, *rest)
+            for k in range(low, m + 1)
+            if m % k == 0 and k**d <= m
+            for rest in multisets(m // k, d - 1, k)
+        ]
+
+    guess = max(1, round(math.log(n) / math.log(10)))
+    orders = [order] if order else range(1, guess + 2)
+    best = min(
+        (s for d in orders for s in multisets(n, d, 2)), key=lambda s: (shape_cost(s), -len(s))
+    )
+    f = sorted(best, reverse=True)
+    if len(f) <= 2:
+        candidates = [tuple(f), tuple(reversed(f))]
+    else:
+        middles = sorted(set(itertools.permutations(sorted(f[2:]))))
+        candidates = [(a, *m, b) for a, b in ((f[0], f[1]), (f[1], f[0])) for m in middles]
+    cuts = [(o, cut_point(o, in_f)) for o in candidates]
+    exact = [o for o, c in cuts if c is not None and c[2] == 1]
+    inside = [o for o, c in cuts if c is not None]
+    return (exact or inside or candidates)[0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(i=st.integers(1, 3000), o=st.integers(1, 100))
+def test_suggest_shape_is_the_exhaustive_search_answer(i, o):
+    """Branch and bound and the greedy mode order give exactly what trying everything gives."""
+    assert lx.suggest_shape(i, o) == reference_shape(i, o)
+
+
+# What the shape chooser gave before it was made polynomial (exhaustive search then), for the
+# sizes of the models the kit knows; the new search must give the same.
+KNOWN_SHAPES = {
+    (768, 64): (12, 8, 8, 8, 8),
+    (64, 768): (8, 8, 8, 8, 12),
+    (4096, 16): (8, 8, 8, 8, 16),
+    (16, 4096): (16, 8, 8, 8, 8),
+    (384, 1536): (12, 8, 8, 8, 8, 12),
+    (768, 768): (12, 8, 8, 8, 8, 12),
+    (8, 2304): (16, 8, 12, 12),
+    (4096, 11008): (16, 8, 8, 8, 8, 16, 43),
+    (11008, 4096): (43, 8, 8, 8, 8, 16, 16),
+    (5120, 64): (10, 8, 8, 8, 8, 8),
+    (5120, 13824): (12, 8, 8, 8, 8, 10, 12, 12),
+    (8192, 28672): (8, 8, 8, 8, 8, 8, 8, 8, 14),
+    (4096, 64): (8, 8, 8, 8, 8, 8),
+    (32000, 4096): (16, 10, 10, 10, 8, 8, 8, 16),
+}
+
+
+@pytest.mark.parametrize("size", list(KNOWN_SHAPES), ids=lambda s: f"{s[0]}x{s[1]}")
+def test_shapes_of_model_sizes_are_kept(size):
+    assert lx.suggest_shape(*size) == KNOWN_SHAPES[size]
+    if math.prod(size) <= 2**20:
+        assert lx.suggest_shape(*size) == reference_shape(*size)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    factors=st.lists(st.sampled_from([2, 2, 3, 4, 5, 6, 8, 8, 9, 12, 16]), min_size=1, max_size=7),
+    data=st.data(),
+)
+def test_arrange_modes_matches_trying_every_permutation(factors, data):
+    import itertools
+
+    from loretta_explore.tensorize import arrange_modes, cut_point
+
+    n = math.prod(factors)
+    in_f = data.draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0] + [7]))
+    f = sorted(factors, reverse=True)
+    if len(f) <= 2:
+        candidates = [tuple(f), tuple(reversed(f))]
+    else:
+        middles = sorted(set(itertools.permutations(sorted(f[2:]))))
+        candidates = [(a, *m, b) for a, b in ((f[0], f[1]), (f[1], f[0])) for m in middles]
+    cuts = [(o, cut_point(o, in_f)) for o in candidates]
+    exact = [o for o, c in cuts if c is not None and c[2] == 1]
+    inside = [o for o, c in cuts if c is not None]
+    assert arrange_modes(factors, in_f) == (exact or inside or candidates)[0]
+    assert arrange_modes(factors) == candidates[0]
+
+
+@pytest.mark.timeout(
+    60
+)  # a hang guard, not a speed claim: these used to run for minutes or forever
+def test_calls_that_used_to_hang_finish_with_the_right_answer():
+    # order 15: the old mode ordering listed 13! = 6.2 billion permutations of the middle modes
+    assert lx.suggest_shape(768, 64, order=15) == (3,) + (2,) * 14
+    assert lx.factorize(2**31 - 1, 2) == []  # a prime: trial division up to n took minutes
+    assert lx.factorize(2**31 - 1, 1) == [(2**31 - 1,)]
+    assert lx.suggest_shape(2**31 - 1, 1) == (2**31 - 1,)
+    assert lx.suggest_shape(2**24, 1) == (8,) * 8
+    assert lx.suggest_shape(2**61 - 1, 7) == (2**61 - 1, 7)
+    big = lx.suggest_shape(4294967291, 4294967279)  # two primes near 2**32: Pollard-Brent
+    assert sorted(big) == [4294967279, 4294967291]
+    highly_composite = lx.suggest_shape(
+        2**6 * 3**3 * 5**2 * 7 * 11 * 13, 17 * 19 * 23 * 29 * 31 * 37
+    )
+    assert (
+        math.prod(highly_composite)
+        == 2**6 * 3**3 * 5**2 * 7 * 11 * 13 * 17 * 19 * 23 * 29 * 31 * 37
+    )
+    m, n = suggest_ttm_modes(2**32, 2**32, order=30)
+    assert math.prod(m) == 2**32 and len(n) == 30
+
+
+def test_prime_factors_and_counts_against_sympy_free_references():
+    from loretta_explore._integers import count_ordered_factorizations, prime_factors
+
+    assert prime_factors(2**64 - 59) == {2**64 - 59: 1}  # the largest prime below 2**64
+    assert prime_factors(4294967291 * 4294967279) == {4294967279: 1, 4294967291: 1}
+    assert prime_factors(768 * 64) == {2: 14, 3: 1}
+    for n in range(1, 300):
+        assert math.prod(p**e for p, e in prime_factors(n).items()) == n
+        for order in range(1, 5):
+            assert count_ordered_factorizations(n, order) == len(brute_force(n, order))
+
+
+def test_factorize_refuses_to_list_millions_and_says_how_many():
+    with pytest.raises(
+        ValueError, match=r"has [\d,]+ ordered factorizations into 20 factors.*suggest_shape"
+    ):
+        lx.factorize(2**40, 20)
+    with pytest.raises(ValueError, match="larger than 2\\*\\*64"):
+        lx.factorize(2**65, 2)
+    with pytest.raises(ValueError, match="more than 2\\*\\*64"):
+        lx.suggest_shape(2**40, 2**40)
+
+
+def test_integer_likes_are_accepted_everywhere_an_int_is():
+    import numpy as np
+
+    for like in (np.int64(768), torch.tensor(768), np.array(768), np.int32(768)):
+        assert lx.suggest_shape(like, 64) == lx.suggest_shape(768, 64)
+        assert lx.suggest_shape(768, torch.tensor(64), order=np.int64(3)) == lx.suggest_shape(
+            768, 64, order=3
+        )
+        assert resolve_shape(like, 64, "paper") == (8, 8, 12, 8, 8)
+        assert resolve_shape(768, 64, np.array([8, 8, 12, 8, 8])) == (8, 8, 12, 8, 8)
+        assert resolve_shape(768, 64, torch.tensor([8, 8, 12, 8, 8])) == (8, 8, 12, 8, 8)
+    assert lx.factorize(np.int64(12), torch.tensor(2)) == [(2, 6), (3, 4), (4, 3), (6, 2)]
+    assert matrix_to_tensor(torch.ones(4, 3), np.array([2, 6])).shape == (2, 6)
+    assert tensor_to_matrix(torch.ones(2, 6), np.int64(4), 3).shape == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (True, "True/False is not a size"),
+        (False, "True/False is not a size"),
+        (torch.tensor(True), "True/False"),
+        (8.0, "must be an integer"),
+        (torch.tensor(8.0), "integer"),
+        (torch.tensor([8]), "one integer"),
+        ("8", "integer"),
+        (None, "integer"),
+    ],
+)
+def test_non_integers_are_refused_with_a_clear_message(bad, message):
+    from loretta_explore._integers import IntegerExpected
+
+    with pytest.raises(IntegerExpected, match=message) as info:
+        lx.suggest_shape(bad, 64)
+    assert "Example: suggest_shape(768, 64)" in str(info.value)
+    assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+    with pytest.raises(TypeError, match=message):
+        lx.factorize(bad, 2)
+
+
+@pytest.mark.parametrize(
+    "bad_shape, error, message",
+    [
+        ([8, 8, 12.5, 8, 8], TypeError, "every entry of tt_shape must be an integer"),
+        ([8, 8, True, 96, 8], TypeError, "True/False"),
+        ([], ValueError, "tt_shape is empty"),
+        ([768, 64, -1, -1], ValueError, ">= 1"),
+        (12, TypeError, "sequence of integers"),
+    ],
+)
+def test_explicit_shapes_are_checked_entry_by_entry(bad_shape, error, message):
+    with pytest.raises(error, match=message) as info:
+        resolve_shape(768, 64, bad_shape)
+    assert "8, 8" in str(info.value) or "12" in str(info.value)  # a valid shape is shown
+
+
+def test_ttm_layout_checks_its_modes():
+    with pytest.raises(ValueError, match="equal length"):
+        ttm_tensor_to_matrix(torch.randn(6, 12), (3, 4), (2, 3, 1, 1))
+    with pytest.raises(TypeError, match="True/False"):
+        matrix_to_ttm_tensor(torch.randn(12, 6), (3, True), (2, 3))

@@ -20,7 +20,10 @@ def rel(a, b):
 def low_rank_tensor(shape, rank, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     ranks = [1] + [rank] * (len(shape) - 1) + [1]
-    cores = [torch.randn(ranks[i], n, ranks[i + 1], generator=g, dtype=dtype) for i, n in enumerate(shape)]
+    cores = [
+        torch.randn(ranks[i], n, ranks[i + 1], generator=g, dtype=dtype)
+        for i, n in enumerate(shape)
+    ]
     return TensorTrain(cores).full()
 
 
@@ -144,11 +147,13 @@ def test_round_rel_error_and_sum_of_trains():
     x = low_rank_tensor((5, 6, 7), 2)
     a = lx.tt_svd(x)
     # a redundant train (ranks doubled by concatenating cores) rounds back to rank 2
-    padded = TensorTrain([
-        torch.cat([a.cores[0], a.cores[0]], dim=2),
-        _block(a.cores[1]),
-        torch.cat([a.cores[2], a.cores[2]], dim=0) / 2,
-    ])
+    padded = TensorTrain(
+        [
+            torch.cat([a.cores[0], a.cores[0]], dim=2),
+            _block(a.cores[1]),
+            torch.cat([a.cores[2], a.cores[2]], dim=0) / 2,
+        ]
+    )
     assert rel(padded.full(), x) < 1e-10
     rounded = padded.round(rel_error=1e-10)
     assert rounded.ranks == [1, 2, 2, 1]  # the true TT rank, though `a` was exact at full rank
@@ -209,3 +214,114 @@ def test_no_global_tensorly_backend_change_on_import():
 
         importlib.reload(lx)
     assert tl.get_backend() == before
+
+
+# -- integer-likes, low precision, hostile input (issue "Nothing lost, nothing silent") ---------
+
+
+@pytest.mark.parametrize(
+    "rank",
+    [
+        np.int64(3),
+        torch.tensor(3),
+        np.array(3),
+        [np.int64(3)] * 3,
+        np.array([3, 3, 3]),
+        torch.tensor([3, 3, 3]),
+        np.array([1, 3, 3, 3, 1]),
+    ],
+    ids=[
+        "np.int64",
+        "0-d tensor",
+        "0-d array",
+        "list of np.int64",
+        "array",
+        "1-d tensor",
+        "d+1 array",
+    ],
+)
+def test_ranks_may_be_any_integer_like(rank):
+    x = torch.randn(4, 5, 6, 7, dtype=torch.float64)
+    assert lx.tt_svd(x, max_rank=rank).ranks == [1, 3, 3, 3, 1]
+    assert lx.tt_svd(x).round(max_rank=rank).ranks == [1, 3, 3, 3, 1]
+
+
+@pytest.mark.parametrize(
+    "rank, error, message",
+    [
+        (True, TypeError, "True/False"),
+        ([2, True, 2], TypeError, "True/False"),
+        ([2, 2.5, 2], TypeError, "every rank in max_rank must be an integer"),
+        ("3", TypeError, "max_rank must be None, an int"),
+        (np.ones((2, 3)), TypeError, "list of ints"),
+    ],
+)
+def test_bad_rank_types_are_refused(rank, error, message):
+    with pytest.raises(error, match=message):
+        lx.tt_svd(torch.randn(4, 5, 6, 7), max_rank=rank)
+
+
+def test_rel_error_must_be_a_real_number():
+    for bad, error in (
+        (True, TypeError),
+        ("0.1", TypeError),
+        (-0.1, ValueError),
+        (float("nan"), ValueError),
+    ):
+        with pytest.raises(error, match="rel_error"):
+            lx.tt_svd(torch.randn(4, 5, 6), rel_error=bad)
+    assert lx.tt_svd(torch.randn(4, 5, 6), rel_error=np.float64(0.5)).ranks[1] >= 1
+
+
+def test_ranks_for_budget_bisection_matches_a_linear_scan():
+    def linear(shape, fraction):
+        caps = [
+            min(math.prod(shape[: k + 1]), math.prod(shape[k + 1 :])) for k in range(len(shape) - 1)
+        ]
+        best = 1
+        for r in range(1, max(caps, default=1) + 1):
+            ranks = [1] + [min(r, c) for c in caps] + [1]
+            if sum(
+                ranks[i] * shape[i] * ranks[i + 1] for i in range(len(shape))
+            ) > fraction * math.prod(shape):
+                break
+            best = r
+        return [1] + [min(best, c) for c in caps] + [1]
+
+    for shape in [(8, 12, 8, 8), (4, 5, 6), (2, 3), (16, 16, 16, 4, 4, 4), (7,)]:
+        for fraction in (0.001, 0.05, 0.3, 0.77, 1.0):
+            assert ranks_for_budget(shape, fraction) == linear(shape, fraction)
+    assert ranks_for_budget(np.array([8, 12, 8, 8]), np.float64(1.0)) == [1, 8, 37, 8, 1]
+    assert ranks_for_budget((2**20, 2**20), 0.5)[1] == 2**18  # bisection: no million-step loop
+    with pytest.raises(TypeError, match="fraction must be a real number"):
+        ranks_for_budget((8, 8), True)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_decomposed_in_float32_and_returned_in_its_dtype(dtype):
+    x = low_rank_tensor((6, 7, 8), 3, dtype=torch.float32)
+    tt = lx.tt_svd(x.to(dtype), max_rank=3)  # used to fail: "geqrf_cpu" not implemented for 'Half'
+    assert all(c.dtype == dtype for c in tt.cores)
+    reference = lx.tt_svd(x.to(dtype).float(), max_rank=3)
+    assert rel(tt.full().float(), reference.full()) < 2e-2  # the cores rounded once to dtype
+    assert rel(tt.full().float(), x) < 3e-2
+    rounded = tt.round(max_rank=2)
+    assert all(c.dtype == dtype for c in rounded.cores) and rounded.ranks == [1, 2, 2, 1]
+    m = tt_matrix(torch.randn(16, 12).to(dtype), (4, 4), (4, 3), max_rank=4)
+    assert all(c.dtype == dtype for c in m.cores) and m.full().dtype == dtype
+
+
+def test_train_checks_dtype_device_and_empty_cores():
+    with pytest.raises(ValueError, match="share dtype and device"):
+        TensorTrain([torch.randn(1, 3, 2), torch.randn(2, 3, 1, dtype=torch.float64)])
+    with pytest.raises(ValueError, match="size 0 holds nothing"):
+        TensorTrain([torch.randn(1, 0, 1)])
+
+
+def test_rounding_refuses_nan_cores():
+    tt = lx.tt_svd(torch.randn(4, 5, 6), max_rank=2)
+    tt.cores[1][0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN or inf in its cores"):
+        tt.round(max_rank=1)
+    with pytest.raises(TypeError, match="needs a TensorTrain"):
+        lx.tt.tt_round(torch.randn(4, 5, 6), max_rank=1)

@@ -3,7 +3,7 @@
     python docs/figures/make_figures.py
 
 Real weights come from the bundled all-MiniLM-L6-v2 encoder (``lx.load_encoder()``); the paper's
-numbers come from METHOD.md (section 4 shapes, section 5 counts, section 6 results).
+numbers come from docs/method.md (#shapes, #counting, #paper-results).
 """
 
 import os
@@ -36,7 +36,7 @@ def main() -> None:
     ffn = layer.intermediate.dense.weight.detach().T.double()  # W (in, out) = (384, 1536)
     query = layer.attention.self.query.weight.detach().T.double()  # (384, 384)
 
-    # 1. the paper's adapter shape for a 768 x 64 weight (METHOD.md section 4), rank 5
+    # 1. the paper's adapter shape for a 768 x 64 weight (docs/method.md#shapes), rank 5
     save(plots.tt_diagram(lx.tensorize.paper_shape(768, 64), 5), "tt_diagram.png")
 
     # 2. spectra of a pretrained query weight folded the LoRETTA way, cut at rank 8

@@ -35,6 +35,7 @@ from ..architectures import (
     architecture,
     known_model_types,
 )
+from ..config import LorettaConfig
 from ..models import REFERENCE_MODELS, light_reference_config
 from ..tensorize import resolve_shape
 
@@ -155,8 +156,6 @@ def _norms(spec: ModelSpec) -> list[str]:
 
 def loretta_settings(spec: ModelSpec, method: str, hp: dict):
     """The resolved :class:`~loretta_explore.LorettaConfig` get_loretta_model would use."""
-    from ..adapt import LorettaConfig  # counting mirrors adaptation; adapt imports nothing of ours
-
     return LorettaConfig(method=method.removeprefix("loretta_"), **hp).resolved(spec.architecture)
 
 
@@ -166,7 +165,9 @@ def count_loretta(spec: ModelSpec, method: str, hp: dict) -> dict[str, int]:
     b, r = cfg.bottleneck, cfg.tt_rank
 
     def tt(in_f: int, out_f: int) -> int:
-        return tt_params(resolve_shape(in_f, out_f, cfg.shape_request(in_f, out_f)), r)
+        shape = resolve_shape(in_f, out_f, cfg.shape_request(in_f, out_f))
+        M.check_rank_fits(r, shape, f"a {in_f}x{out_f} weight")
+        return tt_params(shape, r)
 
     parts: dict[str, int] = {}
     if cfg.method == "rep":  # A: in -> b and B: b -> out, each one bias-free TT layer

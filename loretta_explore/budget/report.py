@@ -134,6 +134,9 @@ def budget_table(model, methods=None, dtype="float32", **hyperparameters) -> Bud
     elif isinstance(methods, str):
         methods = [methods]
     methods = [M.check_method(m) for m in methods]
+    if not methods:
+        raise ValueError("methods is empty: name at least one, e.g. budget_table('llama-2-7b', "
+                         "methods=['lora', 'loretta_rep']), or leave it out for all of them")
     dtype_name, itemsize = dtype_of(dtype)
     per_method = {m: dict(hyperparameters.pop(m)) for m in M.METHODS
                   if isinstance(hyperparameters.get(m), Mapping)}

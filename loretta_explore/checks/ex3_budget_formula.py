@@ -10,16 +10,34 @@ from collections.abc import Callable
 
 import torch
 
-from ..budget import budget_table, count_breakdown, count_trainable, model_spec
+from ..budget import count as _count
+from ..budget import count_breakdown, count_trainable, model_spec
+from ..budget import report as _report
 from ..methods import matches_name
 from ..tensorize import resolve_shape
-from .harness import CheckResult, Fail, Student, run_cases
+from .harness import DEFAULT_TIME_LIMIT, CheckResult, Fail, Forbidden, Hint, Student, run_cases
+from .watch import take_baseline
 
-__all__ = ['BUDGET_MODELS', 'BUDGET_RANKS', 'check_budget_formula']
+__all__ = ["BUDGET_MODELS", "BUDGET_RANKS", "FORBIDDEN", "check_budget_formula"]
+
+#: The library functions an answer must not call (they compute what the student writes).
+FORBIDDEN = (
+    Forbidden(_count, "count_trainable", "lx.count_trainable"),
+    Forbidden(_count, "count_breakdown", "count_breakdown"),
+    Forbidden(_count, "count_loretta", "lx.budget.count.count_loretta"),
+    Forbidden(_report, "budget_table", "lx.budget_table"),
+)
 
 
 #: The models and ranks :func:`check_budget_formula` asks about (every shape is a paper preset).
-BUDGET_MODELS = ("deberta-base", "roberta-base", "bert-base-uncased", "llama-2-7b", "llama-2-13b", "llama-2-70b")
+BUDGET_MODELS = (
+    "deberta-base",
+    "roberta-base",
+    "bert-base-uncased",
+    "llama-2-7b",
+    "llama-2-13b",
+    "llama-2-70b",
+)
 BUDGET_RANKS = (5, 8, 2)
 
 
@@ -36,44 +54,133 @@ def _rep_layers(model: str) -> list[tuple[str, int, tuple[int, ...], tuple[int, 
     for name, site in spec.modules().items():
         if site.kind in ("linear", "conv1d") and any(matches_name(name, p) for p in arch.rep):
             layer = next((int(p) for p in name.split(".") if p.isdigit()), 0)
-            out.append((name.split(".")[-1], layer, resolve_shape(site.in_features, b, "paper"),
-                        resolve_shape(b, site.out_features, "paper")))
+            out.append(
+                (
+                    name.split(".")[-1],
+                    layer,
+                    resolve_shape(site.in_features, b, "paper"),
+                    resolve_shape(b, site.out_features, "paper"),
+                )
+            )
     return out
 
 
-def _budget_hints(model: str, rank: int, got: int, expected: int) -> str:
+S = "counting"  # docs/method.md section of this exercise
+
+H_NORMS = Hint(
+    "Did you count the norms? LoRETTA_rep trains every LayerNorm / RMSNorm besides the TT cores. "
+    "How many norms does each model have, and which kind has a bias?",
+    S,
+    "BERT family: + (2 * layers + 1) * 2 * hidden (2 LayerNorms per layer + 1 after the embeddings, "
+    "each a weight and a bias); LLaMA: + (2 * layers + 1) * hidden (2 RMSNorms per layer + the final "
+    "one, a weight only)",
+)
+H_NORM_BIAS = Hint(
+    "How many parameter vectors does a LayerNorm have?",
+    S,
+    "count 2 * hidden per LayerNorm: its weight and its bias",
+)
+H_RMS_BIAS = Hint(
+    "Does an RMSNorm have a bias?", S, "count hidden per RMSNorm (a weight only), not 2 * hidden"
+)
+H_POOLER = Hint(
+    "What happens to an encoder's pooler under LoRETTA_rep? It is replaced by a fresh TT layer, "
+    "which trains.",
+    S,
+    "+ TT(SHAPES[pooler], r) + hidden: the pooler's TT cores and its dense bias",
+)
+H_POOLER_BIAS = Hint(
+    "The tensorized pooler keeps a dense bias: did you count it?", S, "+ hidden (the pooler's bias)"
+)
+H_POOLER_TT = Hint(
+    "The tensorized pooler is a TT layer with the same rank: did you count its cores?",
+    S,
+    "+ TT(SHAPES[(hidden, hidden)], r)",
+)
+H_POOLER_DENSE = Hint(
+    "Is the pooler dense under LoRETTA_rep? It becomes a TT layer (plus its bias).",
+    S,
+    "count TT(SHAPES[pooler], r) + hidden instead of hidden * hidden + hidden",
+)
+H_CLASSIFIER = Hint(
+    "What stays frozen in the paper's LoRETTA_rep counts? The final classifier does.",
+    S,
+    "don't add the classifier's weight and bias",
+)
+H_NORMS_POOLER = Hint(
+    "Two parts are missing: the trainable norms and the tensorized pooler (encoders).",
+    S,
+    "+ the norms ((2 * layers + 1) * 2 * hidden for BERT) + TT(SHAPES[pooler], r) + hidden",
+)
+H_CORES = Hint(
+    "Where are the TT cores of A and B themselves? They are the heart of the count.",
+    S,
+    "+ layers * sum over targets of TT(SHAPES[(in, b)], r) + TT(SHAPES[(b, out)], r)",
+)
+H_BOUNDARY = Hint(
+    "Look at the ranks at the two ends of each train: the boundary ranks are 1, not r.",
+    S,
+    "TT(shape, r) = sum_i r_(i-1) k_i r_i with ranks [1, r, ..., r, 1]",
+)
+H_ONE_LAYER = Hint(
+    "Per layer or for the whole model? Every transformer layer gets its own A and B.",
+    S,
+    "multiply the per-layer TT count by the number of layers",
+)
+H_A_ONLY = Hint(
+    "Each target gets two TT layers, A (in -> b) and B (b -> out): did you count both?",
+    S,
+    "per target: TT(SHAPES[(in, b)], r) + TT(SHAPES[(b, out)], r)",
+)
+H_DENSE = Hint(
+    "A and B are TT layers, not dense matrices as in LoRA: count their cores.",
+    S,
+    "TT(shape, r) = sum_i r_(i-1) k_i r_i instead of in * b + b * out",
+)
+H_ONE_TARGET = Hint(
+    "LoRETTA_rep adapts every target of each layer: did you count all of them?",
+    S,
+    "sum over every (in, out) in MODELS[name]['targets']",
+)
+H_GENERIC = Hint(
+    "The count has separate parts: the TT cores of A and B (every target, every layer), the norms "
+    "and, for encoders, the tensorized pooler (TT cores + bias). Compute each part on its own "
+    "and compare with the formula.",
+    S,
+)
+H_WHOLE = Hint(
+    "A parameter count is a whole number.", S, "return an int, e.g. int(total); no division with /"
+)
+
+
+def _budget_hint(model: str, rank: int, got: int, expected: int) -> Hint:
     parts = count_breakdown(model, "loretta_rep", tt_rank=rank)
-    tt, norms, head = parts.get("tt cores", 0), parts.get("norms", 0), parts.get("tensorized head", 0)
+    tt, norms, head = (
+        parts.get("tt cores", 0),
+        parts.get("norms", 0),
+        parts.get("tensorized head", 0),
+    )
     spec = model_spec(model)
-    hidden, layers, encoder = spec.hidden, spec.layers, bool(head)
+    hidden, encoder = spec.hidden, bool(head)
     rest = expected - tt
     d = got - expected
-    known: list[tuple[int, str]] = [
-        (-norms, "did you forget the norm parameters? LoRETTA trains every LayerNorm / RMSNorm too (METHOD.md "
-                 "sections 2-3): " + ("BERT family: 2 LayerNorms per layer + 1 after the embeddings, each with a "
-                                      "weight AND a bias of size hidden" if encoder else
-                                      "LLaMA: 2 RMSNorms per layer + the final one, each a weight of size hidden")),
-    ]
+    known: list[tuple[int, Hint]] = [(-norms, H_NORMS)]
     if encoder:
-        cls = count_breakdown(model, "loretta_rep", tt_rank=rank, train_classifier=True)["classifier"]
-        pooler_tt = head - hidden
+        cls = count_breakdown(model, "loretta_rep", tt_rank=rank, train_classifier=True)[
+            "classifier"
+        ]
         known += [
-            (-norms // 2, "you counted each LayerNorm's weight but not its bias (a LayerNorm has both)"),
-            (-head, f"did you forget the tensorized pooler? Encoders train a fresh TT layer in place of the "
-                    f"{hidden}x{hidden} pooler dense (shape [12, 8, 8, 8, 8, 12] for 768) plus its bias of "
-                    f"{hidden} (METHOD.md section 2)"),
-            (-hidden, f"off by exactly {hidden:,}: the tensorized pooler's bias (it keeps a dense bias of size hidden)"),
-            (-pooler_tt, "you counted the pooler's bias but not its TT cores: the pooler is a TT layer "
-                         "(shape [12, 8, 8, 8, 8, 12] for 768) with the same rank"),
-            (hidden * hidden + hidden - head, "you counted the pooler as a dense layer; LoRETTA replaces it by a "
-                                              "TT layer (+ bias), TT(pooler shape, r) + hidden"),
-            (cls, f"off by exactly {cls:,} = the final classifier: in the paper's counts LoRETTA_rep keeps the "
-                  f"classifier frozen (METHOD.md section 3), so don't count it"),
-            (-(norms + head), "you forgot both the LayerNorms and the tensorized pooler"),
+            (-norms // 2, H_NORM_BIAS),
+            (-head, H_POOLER),
+            (-hidden, H_POOLER_BIAS),
+            (-(head - hidden), H_POOLER_TT),
+            (hidden * hidden + hidden - head, H_POOLER_DENSE),
+            (cls, H_CLASSIFIER),
+            (-(norms + head), H_NORMS_POOLER),
         ]
     else:
-        known.append((norms, "RMSNorm has a weight but no bias: count hidden per norm, not 2 * hidden"))
-    known.append((-tt, "you forgot the TT cores of A and B themselves"))
+        known.append((norms, H_RMS_BIAS))
+    known.append((-tt, H_CORES))
 
     def train(shape, boundary: int = 1) -> int:
         return _tt_count(shape, [boundary] + [rank] * (len(shape) - 1) + [boundary])
@@ -84,34 +191,24 @@ def _budget_hints(model: str, rank: int, got: int, expected: int) -> str:
             sites = []  # our enumeration disagrees with the library's: no per-layer hints
     except Exception:  # pragma: no cover - hints are a bonus
         sites = []
-
     if sites:
         first = sites[0][0]
         alternatives = [
-            (sum(train(a, rank) + train(bs, rank) for _, _, a, bs in sites),
-             f"you used rank {rank} at the ends of the train too: the boundary ranks are r_0 = r_d = 1, so "
-             f"TT(shape, r) = sum_i r_(i-1) k_i r_i with ranks [1, r, ..., r, 1]"),
-            (sum(train(a) + train(bs) for _, i, a, bs in sites if i == 0),
-             f"you counted one layer only: multiply the per-layer count by the number of layers ({layers})"),
-            (sum(train(a) for _, _, a, _ in sites), "you counted A (in -> b) but not B (b -> out): each target "
-                                                    "has both, each one TT layer"),
-            (sum(train(bs) for _, _, _, bs in sites), "you counted B (b -> out) but not A (in -> b): each target "
-                                                      "has both, each one TT layer"),
-            (sum(math.prod(a) + math.prod(bs) for _, _, a, bs in sites),
-             "you counted A and B as dense matrices (like LoRA); each is a TT layer with "
-             "sum_i r_(i-1) k_i r_i parameters"),
+            (sum(train(a, rank) + train(bs, rank) for _, _, a, bs in sites), H_BOUNDARY),
+            (sum(train(a) + train(bs) for _, i, a, bs in sites if i == 0), H_ONE_LAYER),
+            (sum(train(a) for _, _, a, _ in sites), H_A_ONLY),
+            (sum(train(bs) for _, _, _, bs in sites), H_A_ONLY),
+            (sum(math.prod(a) + math.prod(bs) for _, _, a, bs in sites), H_DENSE),
         ]
         if len({t for t, _, _, _ in sites}) > 1:
-            alternatives.append((sum(train(a) + train(bs) for t, _, a, bs in sites if t == first),
-                                 f"you counted only {first}: LoRETTA_rep adapts every target of each layer "
-                                 f"({', '.join(dict.fromkeys(t for t, _, _, _ in sites))})"))
+            alternatives.append(
+                (sum(train(a) + train(bs) for t, _, a, bs in sites if t == first), H_ONE_TARGET)
+            )
         known += [(alt + rest - expected, hint) for alt, hint in alternatives]
     for diff, hint in known:
         if diff != 0 and d == diff:
             return hint
-    parts_text = "TT cores of A and B (every target, every layer) + norms" + (" + the tensorized pooler (TT + bias)"
-                                                                            if encoder else "")
-    return f"the count is {parts_text}; compute each part on its own and compare with the formula in METHOD.md section 5"
+    return H_GENERIC
 
 
 def _budget_case(model: str):
@@ -122,30 +219,46 @@ def _budget_case(model: str):
             raw = student(model, rank)
             if isinstance(raw, torch.Tensor) and raw.numel() == 1:
                 raw = raw.item()
-            whole = isinstance(raw, numbers.Integral) or (isinstance(raw, numbers.Real) and float(raw).is_integer())
+            whole = isinstance(raw, numbers.Integral) or (
+                isinstance(raw, numbers.Real) and float(raw).is_integer()
+            )
             if isinstance(raw, bool) or not whole:
-                raise Fail(f"rep_budget({model!r}, {rank}) returned {raw!r}; a parameter count is a whole number (int)")
+                raise Fail(f"rep_budget({model!r}, {rank}) returned {raw!r}", H_WHOLE)
             got = int(raw)
             if got != expected:
-                raise Fail(f"tt_rank={rank}: expected {expected:,} vs yours {got:,} (off by {got - expected:+,}): "
-                            + _budget_hints(model, rank, got, expected))
+                raise Fail(
+                    f"tt_rank={rank}: expected {expected:,} vs yours {got:,} (off by {got - expected:+,})",
+                    _budget_hint(model, rank, got, expected),
+                )
             lines.append(f"r={rank}: {expected:,}")
         return "expected vs yours: " + ", ".join(lines) + ": match"
 
     return case
 
 
-def check_budget_formula(student_fn: Callable, *, raise_on_fail: bool = False) -> CheckResult:
+def check_budget_formula(
+    student_fn: Callable,
+    *,
+    raise_on_fail: bool = False,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+) -> CheckResult:
     """Check ``student_fn(model_name, tt_rank) -> int``: LoRETTA_rep's trainable parameters.
 
     Compared with :func:`loretta_explore.count_trainable` (method "loretta_rep", the paper's
-    placement and shapes, METHOD.md section 5) on every model of :data:`BUDGET_MODELS` at ranks
+    placement and shapes, docs/method.md#counting) on every model of :data:`BUDGET_MODELS` at ranks
     :data:`BUDGET_RANKS`. A wrong count is matched against typical mistakes: forgotten norms
     (or their biases), pooler, classifier counted, boundary ranks r instead of 1, one layer only,
     A or B only, one target only, dense A and B. Calling ``lx.count_trainable`` (or the budget
-    table) inside the answer fails the case.
+    table) inside the answer fails the case. ``raise_on_fail`` and ``time_limit`` (seconds per
+    call) work as in :func:`check_tt_svd`.
     """
-    cases = [(f"{m} (LoRETTA_rep, ranks {', '.join(map(str, BUDGET_RANKS))})", _budget_case(m)) for m in BUDGET_MODELS]
-    forbidden = {count_trainable.__code__: "lx.count_trainable", count_breakdown.__code__: "count_breakdown",
-                 budget_table.__code__: "lx.budget_table"}
-    return run_cases("rep_budget", student_fn, cases, forbidden, raise_on_fail)
+    cases = [
+        (f"{m} (LoRETTA_rep, ranks {', '.join(map(str, BUDGET_RANKS))})", _budget_case(m))
+        for m in BUDGET_MODELS
+    ]
+    return run_cases(
+        "rep_budget", student_fn, cases, FORBIDDEN, raise_on_fail, section=S, time_limit=time_limit
+    )
+
+
+take_baseline()  # remember the kit as imported, to notice a later patch of it (watch.py)

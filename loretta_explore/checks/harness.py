@@ -1,144 +1,60 @@
 """The exercise harness: run a student's function on cases, never crash, explain what is wrong.
 
 A check takes the student's function, runs it case by case and compares with the library's
-reference (which the student is asked not to call: calling it fails the case). It never raises
-because of the student's code (unless ``raise_on_fail=True``): a stub that raises
+reference (which the student is asked not to call: calling it fails the case, see watch.py). It
+never raises because of the student's code (unless ``raise_on_fail=True``): a stub that raises
 ``NotImplementedError`` gets "Not implemented yet", any other exception is shown with the line of
-the student's code it came from, and a wrong answer is compared with the typical mistakes to say
-which one it looks like. The result prints one line per case ("expected ... vs yours ...:
-match", after nanoGPT's sizing notebook) and renders as HTML in Jupyter; ``result.passed`` and
-``result.score`` (a fraction) are for autograders. The exercises themselves are one module each
-(ex1_tt_svd.py ... ex4_rep_merge.py).
+the student's code it came from, a call that runs past the time limit fails its case
+(time_limit.py), and a wrong answer is compared with the typical mistakes to give a hint
+(feedback.py: each distinct hint once, the fix only on ``result.show_fix()``). The exercises
+themselves are one module each (ex1_tt_svd.py ... ex4_rep_merge.py).
 """
 
 from __future__ import annotations
 
-import html
 import linecache
 import os
-import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["CheckFailed", "CheckItem", "CheckResult", "Fail", "Student", "as_tensor", "contract",
-           "rel_error", "run_cases", "seeded", "shape_of"]
+from .feedback import CheckFailed, CheckItem, CheckResult, Hint
+from .time_limit import TimeLimitExceeded, call_with_time_limit
+from .watch import Forbidden, Window, verify_baseline
 
-PASS, FAIL = "✅", "❌"
+__all__ = [
+    "DEFAULT_TIME_LIMIT",
+    "CheckFailed",
+    "CheckItem",
+    "CheckResult",
+    "Fail",
+    "Forbidden",
+    "Hint",
+    "Student",
+    "as_tensor",
+    "contract",
+    "rel_error",
+    "run_cases",
+    "seeded",
+    "shape_of",
+]
 
-# ---------------------------------------------------------------------------------------------
-# The result a check returns.
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckItem:
-    """One case of a check: its name, whether it passed and the feedback for it."""
-
-    name: str
-    passed: bool
-    message: str
-
-    def __str__(self) -> str:
-        return f"{PASS if self.passed else FAIL} {self.name}: {self.message}"
-
-
-class CheckFailed(AssertionError):
-    """Raised by a check called with ``raise_on_fail=True`` when the answer is not right yet.
-
-    ``str(error)`` is the whole feedback; ``error.result`` is the :class:`CheckResult`.
-    """
-
-    def __init__(self, result: CheckResult):
-        super().__init__(str(result))
-        self.result = result
-
-
-@dataclass
-class CheckResult:
-    """What a check found: one :class:`CheckItem` per case.
-
-    Attributes
-    ----------
-    exercise : str
-        The function being checked, e.g. "tt_svd".
-    items : list of CheckItem
-    not_implemented : str
-        The "Not implemented yet: ..." message when the student's function still raises
-        NotImplementedError, else "".
-    """
-
-    exercise: str
-    items: list[CheckItem] = field(default_factory=list)
-    not_implemented: str = ""
-
-    @property
-    def n_total(self) -> int:
-        return len(self.items)
-
-    @property
-    def n_passed(self) -> int:
-        return sum(item.passed for item in self.items)
-
-    @property
-    def passed(self) -> bool:
-        """True when every case passed."""
-        return bool(self.items) and self.n_passed == self.n_total
-
-    @property
-    def score(self) -> float:
-        """The fraction of cases that passed, in [0, 1] (for autograders)."""
-        return self.n_passed / self.n_total if self.items else 0.0
-
-    @property
-    def messages(self) -> list[str]:
-        """The feedback, one string per line of the printed result (after the header)."""
-        if self.not_implemented:
-            return [self.not_implemented]
-        return [str(item) for item in self.items]
-
-    @property
-    def header(self) -> str:
-        mark = PASS if self.passed else FAIL
-        return f"{mark} {self.exercise}: {self.n_passed}/{self.n_total} checks passed"
-
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def __str__(self) -> str:
-        lines = [self.header, *("   " + m for m in self.messages)]
-        if self.passed:
-            lines.append(f"   Well done: your {self.exercise} matches the reference.")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        color = "#1a7f37" if self.passed else "#cf222e"
-        rows = "".join(f"<li style='white-space: pre-wrap; margin: 2px 0'>{html.escape(m)}</li>"
-                       for m in self.messages)
-        footer = (f"<div>Well done: your <code>{html.escape(self.exercise)}</code> matches the reference.</div>"
-                  if self.passed else "")
-        return (f"<div style='font-family: sans-serif; border-left: 4px solid {color}; padding: 4px 10px'>"
-                f"<div style='font-weight: bold; color: {color}'>{html.escape(self.header)}</div>"
-                f"<ul style='list-style: none; padding-left: 0.5em; margin: 4px 0'>{rows}</ul>{footer}</div>")
-
-    def raise_if_failed(self) -> CheckResult:
-        """Raise :class:`CheckFailed` unless every case passed; return self otherwise."""
-        if not self.passed:
-            raise CheckFailed(self)
-        return self
-
-
-# ---------------------------------------------------------------------------------------------
-# Running the student's code: never let it crash the check, say where it went wrong.
-# ---------------------------------------------------------------------------------------------
+#: Seconds one call of the student's function may take in a notebook (the grader sets its own).
+DEFAULT_TIME_LIMIT = 10.0
 
 
 class Fail(Exception):
-    """A case did not pass; the text is the feedback."""
+    """A case did not pass: ``message`` says what was measured, ``hint`` what to look at.
+
+    ``tampered`` marks answers that switched off or worked around the check (scores 0).
+    """
+
+    def __init__(self, message: str, hint: Hint | None = None, tampered: bool = False,
+                 timed_out: bool = False):
+        super().__init__(message)
+        self.message, self.hint, self.tampered = message, hint, tampered
+        self.timed_out = timed_out
 
 
 class _NotYet(Exception):
@@ -153,7 +69,9 @@ _TORCH = os.path.dirname(os.path.abspath(torch.__file__))
 def _student_frames(exc: BaseException, fn) -> list[traceback.FrameSummary]:
     """The traceback frames that belong to the student's code (their cell or file)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "func", None), "__code__", None)  # or a partial
+    code = getattr(fn, "__code__", None) or getattr(
+        getattr(fn, "func", None), "__code__", None
+    )  # or a partial
     if code is not None:
         mine = [f for f in frames if f.filename == code.co_filename]
         if mine:
@@ -165,74 +83,217 @@ def _student_frames(exc: BaseException, fn) -> list[traceback.FrameSummary]:
 def _where(frame: traceback.FrameSummary) -> str:
     source = frame.line or linecache.getline(frame.filename, frame.lineno).strip()
     name = os.path.basename(frame.filename)
-    place = "your cell" if ("ipykernel" in frame.filename or frame.filename.startswith("<")) else name
+    if frame.filename.startswith("<cell "):  # the grader names the notebook's cells
+        place = frame.filename.strip("<>")
+    elif "ipykernel" in frame.filename or frame.filename.startswith("<"):
+        place = "your cell"
+    else:
+        place = name
     text = f"line {frame.lineno} of {place}, in {frame.name}"
     return f"{text}: `{source.strip()}`" if source else text
 
 
 class Student:
-    """Calls the student's function; turns what it raises into feedback.
+    """Calls the student's function under the watch and the time limit; turns what goes wrong
+    into a :class:`Fail` with a hint.
 
-    `forbidden` maps code objects of library functions to their public names: calling one of them
-    (directly or through a helper) fails the case, since the exercise is to write it yourself.
+    Parameters
+    ----------
+    fn : callable
+        The student's function.
+    name : str
+        Its name, for the feedback.
+    forbidden : sequence of Forbidden
+        Library functions the answer must not call (the exercise is to write them).
+    section : str
+        The docs/method.md anchor of the exercise, for hints about crashes and time-outs.
+    time_limit : float or None
+        Seconds per call (None: no limit).
     """
 
-    def __init__(self, fn: Callable, name: str, forbidden: dict | None = None):
-        self.fn, self.name, self.forbidden = fn, name, forbidden or {}
+    def __init__(
+        self,
+        fn: Callable,
+        name: str,
+        forbidden: Sequence[Forbidden] = (),
+        section: str = "tt-format",
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
+    ):
+        self.fn, self.name, self.forbidden = fn, name, list(forbidden)
+        self.section, self.time_limit = section, time_limit
 
     def __call__(self, *args):
-        used: list[str] = []
-        previous = sys.getprofile()
-
-        def watch(frame, event, arg):
-            if event == "call" and frame.f_code in self.forbidden:
-                used.append(self.forbidden[frame.f_code])
-
-        watching = bool(self.forbidden) and previous is None  # never displace a profiler that runs
-        if watching:
-            sys.setprofile(watch)
+        window = Window(self.forbidden)
+        error: BaseException | None = None
+        out = None
         try:
-            out = self.fn(*args)
-        except NotImplementedError as exc:
+            out, _ = window.run(
+                self.fn, args, lambda thunk: call_with_time_limit(thunk, self.time_limit)
+            )
+        except (Exception, SystemExit, TimeLimitExceeded) as exc:  # judged after the window closed
+            error = exc
+        report = window.report
+        if report.tampered:
+            seen = list(dict.fromkeys(report.tampered))
+            what = ", ".join(seen[:4]) + (f" and {len(seen) - 4} more" if len(seen) > 4 else "")
+            raise Fail(
+                f"your {self.name} changed the checking environment while it ran: {what}. The check put "
+                f"it back",
+                Hint(
+                    "An answer that switches off the watch or changes the library, torch or "
+                    "the checking code scores 0. Write the function with plain torch "
+                    "operations and run the check again in a fresh kernel.",
+                    self.section,
+                ),
+                tampered=True,
+            )
+        if report.used:
+            raise Fail(
+                f"your {self.name} calls {report.used[0]}",
+                Hint(
+                    f"{report.used[0]} is the reference this check compares with: the exercise is to "
+                    f"write it yourself. Compare with the library in a separate cell instead.",
+                    self.section,
+                    f"remove the call to {report.used[0]} from {self.name} (and from the "
+                    f"helpers it calls) and compute the result with torch operations",
+                ),
+            )
+        if error is None:
+            return out
+        raise self._explain(error) from None
+
+    def _explain(self, exc: BaseException) -> Exception:
+        if isinstance(exc, TimeLimitExceeded):
+            extra = (
+                (
+                    " (it could not be stopped and keeps running in the background; restart the kernel "
+                    "if the notebook gets slow)"
+                )
+                if exc.still_running
+                else ""
+            )
+            return Fail(
+                f"your {self.name} did not finish within {exc.seconds:g} s{extra}",
+                Hint(
+                    f"Does every loop in {self.name} end? A `while` loop whose condition never "
+                    f"changes, or a loop over something that keeps growing, runs forever. The "
+                    f"reference finishes each case in well under a second.",
+                    self.section,
+                ),
+                timed_out=True,
+            )
+        if isinstance(exc, NotImplementedError):
             mine = _student_frames(exc, self.fn)
             where = mine[-1].name if mine and mine[-1].name != "<module>" else self.name
-            raise _NotYet(f"Not implemented yet: fill in the body of {where} (the cell marked # TODO), "
-                          f"then run this cell again.") from None
-        except Exception as exc:  # the student's code crashed: show what and where
-            mine = _student_frames(exc, self.fn)
-            where = f"\n      at {_where(mine[-1])}" if mine else ""
-            raise Fail(f"your {self.name} raised {type(exc).__name__}: {exc}{where}") from None
-        finally:
-            if watching:
-                sys.setprofile(previous)
-        if used:
-            raise Fail(f"your {self.name} calls {used[0]}: the exercise is to write it yourself "
-                        f"(compare with the library in a separate cell instead).")
-        return out
+            return _NotYet(
+                f"Not implemented yet: fill in the body of {where} (the cell marked # TODO), "
+                f"then run this cell again."
+            )
+        if isinstance(exc, SystemExit):
+            return Fail(
+                f"your {self.name} called sys.exit({exc.code!r})",
+                Hint(
+                    f"A function returns its answer; sys.exit() would stop the whole program "
+                    f"(or the kernel). Return a value from {self.name} instead.",
+                    self.section,
+                    "delete the sys.exit(...) / exit() / quit() call and `return` the result",
+                ),
+            )
+        mine = _student_frames(exc, self.fn)
+        where = _where(mine[-1]) if mine else ""
+        return Fail(
+            f"your {self.name} raised {type(exc).__name__}: {exc}",
+            Hint(
+                f"Your code stops with {type(exc).__name__}"
+                + (f" at {where}" if where else "")
+                + ". Print the shapes of the tensors on that "
+                "line for this case's input and compare them with the step of the method they "
+                "belong to.",
+                self.section,
+            ),
+        )
 
 
-def run_cases(exercise: str, student_fn, cases: Sequence[tuple[str, Callable]], forbidden=None,
-         raise_on_fail: bool = False) -> CheckResult:
+def run_cases(
+    exercise: str,
+    student_fn,
+    cases: Sequence[tuple[str, Callable]],
+    forbidden: Sequence[Forbidden] = (),
+    raise_on_fail: bool = False,
+    *,
+    section: str = "tt-format",
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
+) -> CheckResult:
+    """Run every case on the student's function; collect a :class:`CheckResult`.
+
+    Each case is ``(name, case)`` with ``case(student) -> message`` on success; it raises
+    :class:`Fail` when the answer is wrong. Kit functions rebound before the check started are
+    put back first (and the result scores 0 if the forbidden functions themselves were).
+    """
     result = CheckResult(exercise)
-    if not callable(student_fn):
-        bad = (f"expected your function {exercise} itself (pass it without calling it: "
-               f"check(..., {exercise}) not check(..., {exercise}())), got {type(student_fn).__name__}")
-        result.items = [CheckItem(name, False, bad) for name, _ in cases]
+    rebound = verify_baseline(forbidden)
+    if rebound:
+        hint = Hint(
+            "Code in this session changed the library or the checking code before the check ran "
+            f"({', '.join(rebound)}); the check put it back. Restart the kernel and run the notebook "
+            "from the top.",
+            section,
+        )
+        result.items = [
+            CheckItem(name, False, "not run: the checking environment was changed", hint, True)
+            for name, _ in cases
+        ]
+    elif not callable(student_fn):
+        hint = Hint(
+            f"Pass your function itself, without calling it: check(..., {exercise}) not "
+            f"check(..., {exercise}()).",
+            section,
+            f"lx.checks.<check>({exercise})",
+        )
+        result.items = [
+            CheckItem(
+                name,
+                False,
+                f"expected your function {exercise}, got {type(student_fn).__name__}",
+                hint,
+            )
+            for name, _ in cases
+        ]
     else:
-        student = Student(student_fn, getattr(student_fn, "__name__", exercise), forbidden)
+        student = Student(
+            student_fn, getattr(student_fn, "__name__", exercise), forbidden, section, time_limit
+        )
         for i, (name, case) in enumerate(cases):
             try:
                 result.items.append(CheckItem(name, True, case(student)))
             except _NotYet as exc:
                 result.not_implemented = str(exc)
-                result.items += [CheckItem(n, False, "not reached: " + str(exc)) for n, _ in cases[i:]]
+                result.items += [
+                    CheckItem(n, False, "not reached: " + str(exc)) for n, _ in cases[i:]
+                ]
                 break
             except Fail as exc:
-                result.items.append(CheckItem(name, False, str(exc)))
+                result.items.append(CheckItem(name, False, exc.message, exc.hint, exc.tampered))
+                if exc.timed_out:  # a function that hung once would hang again: stop here
+                    result.items += [
+                        CheckItem(n, False, "not run: an earlier case did not finish in time",
+                                  exc.hint) for n, _ in cases[i + 1:]
+                    ]
+                    break
             except Exception as exc:  # the answer is of a kind the check did not expect
-                result.items.append(CheckItem(name, False, f"could not check your answer "
-                                                           f"({type(exc).__name__}: {exc}); see the expected "
-                                                           f"types in the exercise's docstring"))
+                result.items.append(
+                    CheckItem(
+                        name,
+                        False,
+                        f"could not check your answer ({type(exc).__name__}: {exc})",
+                        Hint(
+                            "The check could not read your answer: compare the type and shape you return "
+                            "with the exercise's docstring.",
+                            section,
+                        ),
+                    )
+                )
+    result.remember_hints()
     if raise_on_fail:
         result.raise_if_failed()
     return result
@@ -248,12 +309,32 @@ def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b).clamp_min(1e-300))
 
 
+_TYPE_HINT = Hint(
+    "Return plain torch tensors (the types the exercise's docstring names).",
+    "tt-format",
+    "return torch.Tensor objects, e.g. torch.stack / reshape results, not numpy arrays, lists "
+    "or tensor subclasses",
+)
+
+
 def as_tensor(value, what: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
+    """The student's tensor as a plain torch.Tensor (a numpy array is converted).
+
+    Tensor subclasses other than nn.Parameter are refused: one can change how comparisons work.
+    """
+    if type(value) is torch.Tensor:
         return value
+    if isinstance(value, torch.nn.Parameter) and type(value) is torch.nn.Parameter:
+        return value.detach()
     if type(value).__module__ == "numpy" and hasattr(value, "shape"):
         return torch.from_numpy(value)
-    raise Fail(f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        raise Fail(
+            f"{what} is a {type(value).__name__}, a subclass of torch.Tensor; expected a plain "
+            f"torch.Tensor",
+            _TYPE_HINT,
+        )
+    raise Fail(f"{what} should be a torch.Tensor, got {type(value).__name__}", _TYPE_HINT)
 
 
 def shape_of(t) -> tuple[int, ...]:
@@ -267,4 +348,3 @@ def contract(cores: Sequence[torch.Tensor]) -> torch.Tensor:
         r, n, s = core.shape
         out = (out @ core.detach().double().reshape(r, n * s)).reshape(-1, s)  # (n_1..n_k, r_k)
     return out.reshape([c.shape[1] for c in cores])
-

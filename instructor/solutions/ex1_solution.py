@@ -1,4 +1,4 @@
-"""Reference solution of exercise 1: TT-SVD from scratch (METHOD.md section 1, Oseledets 2011).
+"""Reference solution of exercise 1: TT-SVD from scratch (docs/method.md#tt-format, Oseledets 2011).
 
 Written without the library: successive truncated SVDs of unfoldings, left to right.
 """

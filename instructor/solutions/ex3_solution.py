@@ -1,6 +1,6 @@
-"""Reference solution of exercise 3: LoRETTA_rep's trainable parameters (METHOD.md section 5).
+"""Reference solution of exercise 3: LoRETTA_rep's trainable parameters (docs/method.md#counting).
 
-Written without the library, from the model facts and the paper's TT shapes (METHOD.md section 4).
+Written without the library, from the model facts and the paper's TT shapes (docs/method.md#shapes).
 """
 
 # The model facts the count needs. "targets": the (in, out) sizes of the linear layers LoRETTA_rep
@@ -20,7 +20,7 @@ MODELS = {
                         bottleneck=16, pooler=None),
 }
 
-# The paper's TT shapes for each (in, out) weight (METHOD.md section 4).
+# The paper's TT shapes for each (in, out) weight (docs/method.md#shapes).
 SHAPES = {
     (768, 8): [8, 12, 8, 8], (8, 768): [8, 12, 8, 8], (8, 2304): [8, 8, 8, 4, 9],
     (4096, 16): [4, 4, 8, 8, 8, 8], (16, 4096): [8, 8, 8, 8, 4, 4],

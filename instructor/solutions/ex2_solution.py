@@ -1,4 +1,4 @@
-"""Reference solution of exercise 2: the forward of a TT linear layer (METHOD.md section 1).
+"""Reference solution of exercise 2: the forward of a TT linear layer (docs/method.md#layouts).
 
 Written without the library: contract the cores into the full tensor, fold it row-major into
 W (in, out), multiply.
