@@ -48,26 +48,30 @@ def _records(
 
 
 LORA = {"lora": 74_498, "loretta_rep": 22_754}
+# the grid's learning rates as the variants name them (the tests follow the grid when it changes)
+LR = {m: [f"{lr:g}" for lr in rates] for m, rates in cm.GRID.items()}
+L1, L2 = LR["lora"]
+R1, R2 = LR["loretta_rep"]
 
 
 def test_the_recipe_is_the_best_mean_validation_not_the_best_test():
     records = _records(
         {
-            ("sentiment", "lora lr=0.001"): (
+            ("sentiment", f"lora lr={L1}"): (
                 [0.90, 0.92, 0.91],
                 [0.99, 0.99, 0.99],
             ),  # best test, worse validation
-            ("sentiment", "lora lr=0.002"): ([0.93, 0.93, 0.93], [0.90, 0.90, 0.90]),
+            ("sentiment", f"lora lr={L2}"): ([0.93, 0.93, 0.93], [0.90, 0.90, 0.90]),
             ("sentiment", "loretta_rep paper defaults lr=0.0005"): (
                 [0.99, 0.99, 0.99],
                 [0.99, 0.99, 0.99],
             ),
-            ("sentiment", "loretta_rep lr=0.001"): ([0.80, 0.80, 0.80], [0.80, 0.80, 0.80]),
+            ("sentiment", f"loretta_rep lr={R1}"): ([0.80, 0.80, 0.80], [0.80, 0.80, 0.80]),
         }
     )
-    assert cm.choose(records, "sentiment", "lora") == "lora lr=0.002"
+    assert cm.choose(records, "sentiment", "lora") == f"lora lr={L2}"
     assert (
-        cm.choose(records, "sentiment", "loretta_rep") == "loretta_rep lr=0.001"
+        cm.choose(records, "sentiment", "loretta_rep") == f"loretta_rep lr={R1}"
     )  # paper's not in the grid
     assert cm.choose(records, "paraphrase", "lora") is None
 
@@ -96,23 +100,25 @@ def test_paired_differences_use_the_seeds_both_sides_have():
 
 def test_one_recipe_for_both_tasks_and_its_cost():
     spec = {}
-    for task, best in (("sentiment", "0.001"), ("paraphrase", "0.002")):
-        for lr in ("0.001", "0.002"):
+    B_WIN = cm.GRID["bitfit"][-1]
+    for task, best in (("sentiment", L1), ("paraphrase", L2)):
+        for lr in (L1, L2):
             v = 0.95 if lr == best else 0.93
             spec[(task, f"lora lr={lr}")] = ([v] * 3, [v] * 3)
-        for lr in cm.GRID["bitfit"]:  # 0.003 wins on both
-            spec[(task, f"bitfit lr={lr:g}")] = ([0.9 if lr == 3e-3 else 0.8] * 3, [0.9] * 3)
+        for lr in cm.GRID["bitfit"]:  # the last rate wins on both
+            spec[(task, f"bitfit lr={lr:g}")] = ([0.9 if lr == B_WIN else 0.8] * 3, [0.9] * 3)
     lines = "\n".join(
         cm.recipe_section(_records(spec), ["sentiment", "paraphrase"], ["lora", "bitfit"])
     )
-    assert "| lora | lora lr=0.001 | lora lr=0.002 | sentiment: -2.00; paraphrase: -2.00 |" in lines
-    assert "| bitfit | bitfit lr=0.003 | bitfit lr=0.003 | none: one recipe serves both |" in lines
+    assert f"| lora | lora lr={L1} | lora lr={L2} | sentiment: -2.00; paraphrase: -2.00 |" in lines
+    b = f"bitfit lr={B_WIN:g}"
+    assert f"| bitfit | {b} | {b} | none: one recipe serves both |" in lines
 
 
 def test_the_multi_seed_report_and_the_legacy_one_render():
     spec = {
-        ("sentiment", "lora lr=0.001"): ([0.95, 0.96, 0.94], [0.95, 0.96, 0.94]),
-        ("sentiment", "loretta_rep lr=0.001"): ([0.95, 0.95, 0.95], [0.945, 0.955, 0.935]),
+        ("sentiment", f"lora lr={L1}"): ([0.95, 0.96, 0.94], [0.95, 0.96, 0.94]),
+        ("sentiment", f"loretta_rep lr={R1}"): ([0.95, 0.95, 0.95], [0.945, 0.955, 0.935]),
         ("sentiment", "loretta_rep paper defaults lr=0.0005"): ([0.6] * 3, [0.6] * 3),
     }
     config = dict(
@@ -129,7 +135,7 @@ def test_the_multi_seed_report_and_the_legacy_one_render():
     saved = {"measured": "2026-01-01 on a test", "config": config, "records": _records(spec, LORA)}
     text = cm.render(saved)
     assert (
-        "| loretta_rep lr=0.001 | 95.00 ± 0.00 | 94.50 ± 1.00 | -0.50 [-0.50, -0.50] | 22,754 "
+        f"| loretta_rep lr={R1} | 95.00 ± 0.00 | 94.50 ± 1.00 | -0.50 [-0.50, -0.50] | 22,754 "
         "| 0.305 |" in text
     )
     assert (
@@ -137,7 +143,7 @@ def test_the_multi_seed_report_and_the_legacy_one_render():
         and "| loretta_rep paper defaults lr=0.0005 | 60.00" in text
     )
     assert (
-        "- loretta_rep lr=0.001: -0.50 [-0.50, -0.50] points, 0.31x LoRA's parameters: met" in text
+        f"- loretta_rep lr={R1}: -0.50 [-0.50, -0.50] points, 0.31x LoRA's parameters: met" in text
     )
     rows = cm.sentiment_rows(saved["records"], ["lora", "loretta_rep"])
     assert [r["method"] for r in rows] == ["lora", "loretta_rep"] and rows[1][
@@ -151,10 +157,10 @@ def test_the_multi_seed_report_and_the_legacy_one_render():
 def test_every_variant_runs_a_grid_point_or_the_papers_defaults():
     vs = cm.variants(["lora", "loretta_rep"])
     assert [v["variant"] for v in vs] == [
-        "lora lr=0.001",
-        "lora lr=0.002",
-        "loretta_rep lr=0.001",
-        "loretta_rep lr=0.003",
+        f"lora lr={L1}",
+        f"lora lr={L2}",
+        f"loretta_rep lr={R1}",
+        f"loretta_rep lr={R2}",
         "loretta_rep paper defaults lr=0.0005",
     ]
     assert vs[-1]["options"] == {} and vs[2]["options"] == cm.KIT_OPTIONS["loretta_rep"]

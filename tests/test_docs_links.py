@@ -266,11 +266,6 @@ def dangling(refs, root: Path = REPO) -> list[str]:
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the library and lessons still cite the internal METHOD.md; "
-    "remove this marker once every citation is docs/method.md#<anchor>",
-)
 def test_nothing_cites_a_file_outside_the_repository(capsys):
     found = forbidden_mentions(product_files())
     with capsys.disabled():

@@ -1,7 +1,8 @@
 """TT-SVD, rounding and the TT-matrix layout, checked against dense tensors and tensorly."""
 
 import math
-import warnings
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -208,12 +209,15 @@ def test_tt_matrix_round_trip_and_tensorly():
 
 
 def test_no_global_tensorly_backend_change_on_import():
-    before = tl.get_backend()
-    with warnings.catch_warnings():
-        import importlib
-
-        importlib.reload(lx)
-    assert tl.get_backend() == before
+    # in a fresh interpreter: reloading the kit here would rebind its module functions, which the
+    # exercise checks' watch (rightly) reports as tampering in later tests
+    code = (
+        "import tensorly as tl; before = tl.get_backend(); import loretta_explore as lx; "
+        "lx.tt_svd; print(before, tl.get_backend())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = out.stdout.split()
+    assert after == before
 
 
 # -- integer-likes, low precision, hostile input (issue "Nothing lost, nothing silent") ---------

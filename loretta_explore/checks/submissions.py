@@ -203,6 +203,11 @@ def _without_magics(source: str) -> tuple[str | None, list[str]]:
     return "\n".join(out), notes
 
 
+# starter cells the grader never runs: the install cell (`make notebooks` writes it), the setup's
+# imports, the check call and the exploration after it
+_GRADER_SKIPS = ("install", "setup", "check", "explore")
+
+
 def read_cells(path: str | Path, ex: Exercise) -> list[Cell]:
     """The cells of a submission that the grader runs, in order.
 
@@ -229,8 +234,8 @@ def read_cells(path: str | Path, ex: Exercise) -> list[Cell]:
         source = "".join(source) if isinstance(source, list) else str(source)
         tags = cell.get("metadata", {}).get("tags", []) or []
         role = roles.get(_norm(source))
-        if {"check", "explore"} & set(tags) or role in ("check", "explore", "setup"):
-            continue  # the grader calls the check; the setup's imports come from the grader
+        if {"check", "explore", "install"} & set(tags) or role in _GRADER_SKIPS:
+            continue  # the grader calls the check; the install and setup come from the grader
         runnable, notes = _without_magics(source)
         if runnable is None:
             cells.append(Cell(index + 1, "", False, notes))
