@@ -25,7 +25,7 @@ Sizing (2 CPU cores, about 0.2 s per training step of batch 16 at 64 tokens; an 
 seeds give intervals with one degree of freedom (t = 12.7), so verdicts here rest on means and
 say so; a GPU run (``--device cuda --seeds 0 1 2 3 4``) tightens them.
 
-Run: ``python benchmarks/claims.py`` (claims.json and claims.md), ``--only a`` for one part,
+Run: ``python benchmarks/claims.py`` (claims.md here, data/results/claims.json), ``--only a`` for one part,
 ``--rewrite`` to re-render the .md, ``--quick`` for a smoke test.
 """
 
@@ -56,7 +56,7 @@ COMMON = dict(batch_size=16, max_length=64, max_eval_examples=200)
 
 def recipe() -> dict[str, float]:
     """Learning rates per method: compare_methods' multi-seed choice on sentiment if saved."""
-    path = HERE / "compare_methods.json"
+    path = seeded.RESULTS / "compare_methods.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
     chosen = {r["method"]: r["learning_rate"] for r in saved.get("rows", []) if "variant" in r}
     return {m: chosen.get(m, LEARNING_RATES[m]) for m in (*METHODS, "full", "bitfit")}
@@ -383,18 +383,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", nargs="+", choices=("a", "b", "c"), default=["a", "b", "c"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--quick", action="store_true", help="a few steps on a few rows: a smoke test"
     )
-    parser.add_argument("--out", default=str(HERE / "claims"))
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="STEM of STEM.md and STEM.json (default: benchmarks/claims.md and "
+        "data/results/claims.json)",
+    )
     parser.add_argument(
         "--rewrite", action="store_true", help="only re-render the .md from the saved .json"
     )
     args = parser.parse_args()
-    path = Path(args.out + ".json")
+    md, path = seeded.outputs(args.out, "claims")
     if not args.rewrite:
         import torch
 
@@ -420,7 +425,7 @@ def main() -> None:
         )
         path.write_text(json.dumps(saved, indent=1))
     text = render(json.loads(path.read_text()))
-    Path(args.out + ".md").write_text(text)
+    md.write_text(text)
     print(text)
 
 

@@ -25,7 +25,8 @@ full fine-tuning measured 660 s at a load average of 6 on 2 cores).
 ``--device cuda --seeds 0 1 2 3 4 --steps 1000`` runs the longer version on a GPU; ``--quick``
 proves the script end to end in a few minutes.
 
-Run: ``python benchmarks/compare_methods.py`` (writes compare_methods.json and .md; a
+Run: ``python benchmarks/compare_methods.py`` (writes compare_methods.md here and the saved
+results to data/results/compare_methods.json, shipped with the kit for lesson 07; a
 ``.partial.jsonl`` keeps finished runs, ``--resume`` skips them), ``--rewrite`` re-renders
 the .md from the saved .json.
 """
@@ -101,7 +102,7 @@ def variants(methods=METHODS) -> list[dict]:
 def run(args) -> list[dict]:
     import loretta_explore as lx
 
-    partial = Path(args.out + ".partial.jsonl")
+    partial = seeded.outputs(args.out, "compare_methods")[0].with_suffix(".partial.jsonl")
     records = seeded.load(partial) if args.resume else []
     if not args.resume:
         partial.unlink(missing_ok=True)
@@ -381,7 +382,12 @@ def main() -> None:
     parser.add_argument(
         "--measure", action="store_true", help="time one 100-step run per method and stop"
     )
-    parser.add_argument("--out", default=str(HERE / "compare_methods"))
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="STEM of STEM.md and STEM.json (default: benchmarks/compare_methods.md and "
+        "data/results/compare_methods.json, which lesson 07 reads with lx.measured)",
+    )
     parser.add_argument(
         "--rewrite", action="store_true", help="only re-render the .md from the saved .json"
     )
@@ -391,8 +397,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.measure:
         return measure(args)
+    md, saved_json = seeded.outputs(args.out, "compare_methods")
     if args.rewrite:
-        saved = json.loads(Path(args.out + ".json").read_text())
+        saved = json.loads(saved_json.read_text())
     else:
         import loretta_explore as lx
 
@@ -414,10 +421,11 @@ def main() -> None:
             "records": records,
             "recipe": {k: config[k] for k in ("steps", "batch_size", "max_length", "seeds")},
             "rows": sentiment_rows(records, args.methods),
+            "options": {m: KIT_OPTIONS.get(m, {}) for m in args.methods},  # shown on hover
         }
-        Path(args.out + ".json").write_text(json.dumps(saved, indent=1))
+        saved_json.write_text(json.dumps(saved, indent=1))
     text = render(saved)
-    Path(args.out + ".md").write_text(text)
+    md.write_text(text)
     print(text)
 
 

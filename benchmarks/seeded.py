@@ -21,6 +21,19 @@ from pathlib import Path
 
 from loretta_explore.comparison import Interval, paired_difference, t_interval
 
+HERE = Path(__file__).resolve().parent
+# the saved results ship inside the kit (the wheel's loretta_explore/_data/results/), so lessons
+# read them with lx.measured(name) wherever the kit is installed; the .md reports stay here
+RESULTS = HERE.parent / "data" / "results"
+
+
+def outputs(out: str | None, name: str) -> tuple[Path, Path]:
+    """Where a script writes (report .md, saved .json): by default benchmarks/<name>.md and
+    data/results/<name>.json; with ``--out STEM``, STEM.md and STEM.json (tests, trial runs)."""
+    if out is None:
+        return HERE / f"{name}.md", RESULTS / f"{name}.json"
+    return Path(out + ".md"), Path(out + ".json")
+
 
 def machine(device: str) -> str:
     import torch

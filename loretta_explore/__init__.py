@@ -33,12 +33,14 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Comparison", "compare"), "comparison"),
     **dict.fromkeys(("joint_tasks", "overfitting_curve", "sequential_tasks"), "experiments"),
     **dict.fromkeys(("TaskSplits", "task_from"), "user_tasks"),
+    **dict.fromkeys(("measured", "measured_names"), "shipped_results"),
 }
 #: submodules reachable as attributes (``lx.plots.spectra(...)``) without importing them first
 _SUBMODULES = frozenset({
     "adapt", "adapter_files", "architectures", "baselines", "budget", "checks", "comparison",
     "data", "diagrams", "experiments", "layers", "loretta_model", "methods", "metrics", "models",
-    "modes", "paper", "plots", "quizzes", "rep_starts", "sweeps", "tensorize", "train_setup",
+    "modes", "paper", "plots", "quizzes", "rep_starts", "shipped_results", "sweeps", "tensorize",
+    "train_setup",
     "training", "tt", "units", "user_tasks", "widgets",
 })
 

@@ -149,7 +149,7 @@ def test_the_multi_seed_report_and_the_legacy_one_render():
     assert [r["method"] for r in rows] == ["lora", "loretta_rep"] and rows[1][
         "test_accuracy"
     ] == pytest.approx(0.945)
-    legacy = json.loads((BENCHMARKS / "compare_methods.json").read_text())
+    legacy = json.loads((BENCHMARKS.parent / "data" / "results" / "compare_methods.json").read_text())
     if "rows" in legacy and "records" not in legacy:
         assert "| method | test accuracy |" in cm.render(legacy)
 
@@ -247,7 +247,7 @@ def test_rank_verdict_and_report():
 
 
 def test_committed_claims_report_matches_its_numbers():
-    path = BENCHMARKS / "claims.json"
+    path = BENCHMARKS.parent / "data" / "results" / "claims.json"
     if not path.is_file():
         pytest.skip("claims.json not measured yet: python benchmarks/claims.py")
     assert claims.render(json.loads(path.read_text())) == (BENCHMARKS / "claims.md").read_text()
