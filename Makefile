@@ -41,8 +41,12 @@ test-browser: setup browser
 test-colab: setup
 	$(BIN)/python -m pytest tests/test_colab.py -m slow
 
+# ruff's rules and its formatter (line length 100, pyproject.toml), the lessons' code cells, and
+# every notebook's setup cell (tests/test_lint.py runs the same in `make test`)
+LINT_PATHS := loretta_explore tests benchmarks tools examples data
 lint: setup
-	$(BIN)/ruff check loretta_explore tests benchmarks tools
+	$(BIN)/ruff check $(LINT_PATHS) notebooks instructor
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/python tools/sync_notebooks.py --check
 
 # every notebook's setup cell and Colab link, and the README's, from pyproject.toml

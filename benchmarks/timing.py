@@ -14,8 +14,12 @@ import time
 from collections.abc import Callable
 
 
-def interleaved_medians(contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 3,
-                        clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+def interleaved_medians(
+    contenders: dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int = 3,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """Median seconds of one call of each contender, the calls taken in rotating round-robin order.
 
     ``clock``: wall time by default; ``time.process_time`` counts only this process's CPU time,
@@ -28,7 +32,7 @@ def interleaved_medians(contenders: dict[str, Callable[[], object]], repeats: in
             contenders[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(repeats):
-        for name in names[i % len(names):] + names[: i % len(names)]:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             start = clock()
             contenders[name]()
             times[name].append(clock() - start)

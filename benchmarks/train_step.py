@@ -40,8 +40,11 @@ def _setup(method: str, device: str = "cpu", batch: int = 16, seq: int = 64, com
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     g = torch.Generator().manual_seed(0)
-    data = dict(input_ids=torch.randint(1000, 20000, (batch, seq), generator=g),
-                attention_mask=torch.ones(batch, seq, dtype=torch.long), labels=torch.randint(0, 2, (batch,), generator=g))
+    data = dict(
+        input_ids=torch.randint(1000, 20000, (batch, seq), generator=g),
+        attention_mask=torch.ones(batch, seq, dtype=torch.long),
+        labels=torch.randint(0, 2, (batch,), generator=g),
+    )
     data = {k: v.to(device) for k, v in data.items()}
 
     forward = torch.compile(model) if compile else model
@@ -65,22 +68,32 @@ def memory(method: str, device: str = "cpu", steps: int = 10) -> dict:
         for _ in range(steps):
             step()
     # What a checkpoint must hold: the trained tensors, plus rep's frozen starting cores (compensated).
-    stored = model.trainable_state() if isinstance(model, lx.LorettaModel) else dict(enumerate(params))
-    return dict(method=method, peak_mb=peak.peak, trainable=sum(p.numel() for p in params),
-                stored_bytes=sum(t.numel() * t.element_size() for t in stored.values()))
+    stored = (
+        model.trainable_state() if isinstance(model, lx.LorettaModel) else dict(enumerate(params))
+    )
+    return dict(
+        method=method,
+        peak_mb=peak.peak,
+        trainable=sum(p.numel() for p in params),
+        stored_bytes=sum(t.numel() * t.element_size() for t in stored.values()),
+    )
 
 
 def _in_subprocess(method: str, device: str) -> dict:
     """Each method's memory in a fresh process, so one run's memory never counts in another's peak."""
-    code = (f"import json, sys, torch; torch.set_num_threads(2); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import train_step; print(json.dumps(train_step.memory({method!r}, {device!r})))")
+    code = (
+        f"import json, sys, torch; torch.set_num_threads(2); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"import train_step; print(json.dumps(train_step.memory({method!r}, {device!r})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(repeats: int = 25, device: str = "cpu") -> list[dict]:
     rows = [_in_subprocess(m, device) for m in METHODS]
-    seconds = interleaved_medians({m: _setup(m, device)[2] for m in METHODS}, repeats)  # all models, in turn
+    seconds = interleaved_medians(
+        {m: _setup(m, device)[2] for m in METHODS}, repeats
+    )  # all models, in turn
     lora = next(r for r in rows if r["method"] == "lora")
     for r in rows:
         r["seconds"] = seconds[r["method"]]
@@ -90,23 +103,36 @@ def run(repeats: int = 25, device: str = "cpu") -> list[dict]:
     return rows
 
 
-def compiled(repeats: int = 25, device: str = "cpu", methods=("lora", "loretta_rep", "loretta_adp")) -> list[dict]:
+def compiled(
+    repeats: int = 25, device: str = "cpu", methods=("lora", "loretta_rep", "loretta_adp")
+) -> list[dict]:
     """Eager and compiled steps of `methods`, all timed in turn: does compiling close the gap to LoRA?"""
     steps = {}
     for m in methods:
         steps[m] = _setup(m, device)[2]
         steps[m + " (compiled)"] = _setup(m, device, compile=True)[2]
     seconds = interleaved_medians(steps, repeats, warmup=3)  # the warm-up steps compile
-    return [dict(method=name, seconds=t, time_vs_lora=t / seconds["lora"],
-                 time_vs_compiled_lora=t / seconds["lora (compiled)"]) for name, t in seconds.items()]
+    return [
+        dict(
+            method=name,
+            seconds=t,
+            time_vs_lora=t / seconds["lora"],
+            time_vs_compiled_lora=t / seconds["lora (compiled)"],
+        )
+        for name, t in seconds.items()
+    ]
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| method | s / step | time / LoRA | peak MB | memory / LoRA | trainable | stored bytes | storage / LoRA |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | s / step | time / LoRA | peak MB | memory / LoRA | trainable | stored bytes | storage / LoRA |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r['seconds']:.3f} | {r['time_vs_lora']:.2f} | {r['peak_mb']:.0f} | "
-                     f"{r['memory_vs_lora']:.2f} | {r['trainable']:,} | {r['stored_bytes']:,} | {r['storage_vs_lora']:.3f} |")
+        lines.append(
+            f"| {r['method']} | {r['seconds']:.3f} | {r['time_vs_lora']:.2f} | {r['peak_mb']:.0f} | "
+            f"{r['memory_vs_lora']:.2f} | {r['trainable']:,} | {r['stored_bytes']:,} | {r['storage_vs_lora']:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -115,12 +141,16 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu", help="cpu (make bench) or cuda")
-    parser.add_argument("--compile", action="store_true", help="time eager against torch.compile instead")
+    parser.add_argument(
+        "--compile", action="store_true", help="time eager against torch.compile instead"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.compile:
         print("| method | s / step | time / eager LoRA | time / compiled LoRA |\n|---|---|---|---|")
         for r in compiled(device=args.device):
-            print(f"| {r['method']} | {r['seconds']:.4f} | {r['time_vs_lora']:.2f} | {r['time_vs_compiled_lora']:.2f} |")
+            print(
+                f"| {r['method']} | {r['seconds']:.4f} | {r['time_vs_lora']:.2f} | {r['time_vs_compiled_lora']:.2f} |"
+            )
     else:
         print(markdown(run(device=args.device)))

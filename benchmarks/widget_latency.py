@@ -42,24 +42,48 @@ def run() -> list[dict]:
 
     cases = [
         ("budget_explorer (llama-2-70b, max rank)", widgets.budget_explorer(), max_budget, 0.2),
-        ("shape_explorer (384x1536 weight, max rank)", widgets.shape_explorer(384, 1536, weight=weight), max_rank, 1.0),
-        ("rank_explorer (384x1536 weight, max rank)",
-         widgets.rank_explorer(weight, shape=lx.suggest_shape(384, 1536)), max_rank, 1.0),
+        (
+            "shape_explorer (384x1536 weight, max rank)",
+            widgets.shape_explorer(384, 1536, weight=weight),
+            max_rank,
+            1.0,
+        ),
+        (
+            "rank_explorer (384x1536 weight, max rank)",
+            widgets.rank_explorer(weight, shape=lx.suggest_shape(384, 1536)),
+            max_rank,
+            1.0,
+        ),
     ]
     for _, ui, heaviest, _ in cases:
         heaviest(ui)
-    t = interleaved_medians({"plain figure": _plain_figure, **{name: ui.update for name, ui, _, _ in cases}}, repeats=5,
-                            warmup=1)
-    return [dict(widget=name, seconds=t[name], aim=aim, vs_plain_figure=t[name] / t["plain figure"], met=t[name] <= aim)
-            for name, _, _, aim in cases]
+    t = interleaved_medians(
+        {"plain figure": _plain_figure, **{name: ui.update for name, ui, _, _ in cases}},
+        repeats=5,
+        warmup=1,
+    )
+    return [
+        dict(
+            widget=name,
+            seconds=t[name],
+            aim=aim,
+            vs_plain_figure=t[name] / t["plain figure"],
+            met=t[name] <= aim,
+        )
+        for name, _, _, aim in cases
+    ]
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| widget at its heaviest setting | update (s) | aim (s) | met | / one plain matplotlib figure |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| widget at its heaviest setting | update (s) | aim (s) | met | / one plain matplotlib figure |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['widget']} | {r['seconds']:.3f} | {r['aim']:.1f} | {'yes' if r['met'] else 'NO'} | "
-                     f"{r['vs_plain_figure']:.1f}x |")
+        lines.append(
+            f"| {r['widget']} | {r['seconds']:.3f} | {r['aim']:.1f} | {'yes' if r['met'] else 'NO'} | "
+            f"{r['vs_plain_figure']:.1f}x |"
+        )
     return "\n".join(lines)
 
 

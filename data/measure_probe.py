@@ -28,11 +28,16 @@ def read(split: str) -> tuple[list[str], torch.Tensor]:
 def embed(texts: list[str], tok, model, batch_size: int = 64) -> torch.Tensor:
     out = []
     for i in range(0, len(texts), batch_size):
-        enc = tok(texts[i:i + batch_size], padding=True, truncation=True, max_length=128,
-                  return_tensors="pt")
-        h = model(**enc).last_hidden_state                       # (batch, seq, 384)
-        m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)      # (batch, seq, 1)
-        out.append((h * m).sum(1) / m.sum(1))                    # (batch, 384)
+        enc = tok(
+            texts[i : i + batch_size],
+            padding=True,
+            truncation=True,
+            max_length=128,
+            return_tensors="pt",
+        )
+        h = model(**enc).last_hidden_state  # (batch, seq, 384)
+        m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)  # (batch, seq, 1)
+        out.append((h * m).sum(1) / m.sum(1))  # (batch, 384)
     return torch.cat(out)
 
 

@@ -26,9 +26,19 @@ _EXPORTS: dict[str, str] = {
     "METHODS": "methods",
     "prepare": "baselines",
     **dict.fromkeys(("budget_table", "count_trainable"), "budget"),
-    **dict.fromkeys(("Task", "known_tasks", "load_task", "make_loader"), "data"),
-    **dict.fromkeys(("REFERENCE_MODELS", "build_reference_model", "load_encoder", "load_model",
-                     "reference_config", "tiny_decoder"), "models"),
+    **dict.fromkeys(("Task", "known_tasks", "load_task"), "data"),
+    "make_loader": "batching",
+    **dict.fromkeys(
+        (
+            "REFERENCE_MODELS",
+            "build_reference_model",
+            "load_encoder",
+            "load_model",
+            "reference_config",
+            "tiny_decoder",
+        ),
+        "models",
+    ),
     **dict.fromkeys(("TrainResult", "TrainingDiverged", "evaluate", "train"), "training"),
     **dict.fromkeys(("Comparison", "compare"), "comparison"),
     **dict.fromkeys(("joint_tasks", "overfitting_curve", "sequential_tasks"), "experiments"),
@@ -36,13 +46,39 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("measured", "measured_names"), "shipped_results"),
 }
 #: submodules reachable as attributes (``lx.plots.spectra(...)``) without importing them first
-_SUBMODULES = frozenset({
-    "adapt", "adapter_files", "architectures", "baselines", "budget", "checks", "comparison",
-    "data", "diagrams", "experiments", "layers", "loretta_model", "methods", "metrics", "models",
-    "modes", "paper", "plots", "quizzes", "rep_starts", "shipped_results", "sweeps", "tensorize",
-    "train_setup",
-    "training", "tt", "units", "user_tasks", "widgets",
-})
+_SUBMODULES = frozenset(
+    {
+        "adapt",
+        "adapter_files",
+        "architectures",
+        "baselines",
+        "budget",
+        "checks",
+        "comparison",
+        "data",
+        "diagrams",
+        "experiments",
+        "layers",
+        "loretta_model",
+        "methods",
+        "metrics",
+        "models",
+        "modes",
+        "paper",
+        "plots",
+        "quizzes",
+        "rep_starts",
+        "shipped_results",
+        "sweeps",
+        "tensorize",
+        "train_setup",
+        "training",
+        "tt",
+        "units",
+        "user_tasks",
+        "widgets",
+    }
+)
 
 __all__ = sorted([*_EXPORTS, "checks", "plots", "widgets", "__version__"])
 
@@ -68,8 +104,11 @@ class _MovedModule(types.ModuleType):
     def __getattr__(self, name: str):
         if name.startswith("__"):  # tools that scan sys.modules ask for __file__ and the like
             raise AttributeError(name)
-        warnings.warn("loretta_explore.train was renamed loretta_explore.training; import from there",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "loretta_explore.train was renamed loretta_explore.training; import from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(f"{__name__}.training"), name)
 
 

@@ -28,13 +28,23 @@ from .placement import (
     weight_sizes,
 )
 
-__all__ = ["LORETTA_MODULES", "AdapterAround", "LorettaConfig", "TensorizedHead",
-           "get_loretta_model", "is_norm", "linear_names", "place_adapters", "remove_loretta",
-           "weight_sizes"]
+__all__ = [
+    "LORETTA_MODULES",
+    "AdapterAround",
+    "LorettaConfig",
+    "TensorizedHead",
+    "get_loretta_model",
+    "is_norm",
+    "linear_names",
+    "place_adapters",
+    "remove_loretta",
+    "weight_sizes",
+]
 
 
-def get_loretta_model(model: nn.Module, config: LorettaConfig | None = None, *,
-                      literal_targets: bool = False) -> LorettaModel:
+def get_loretta_model(
+    model: nn.Module, config: LorettaConfig | None = None, *, literal_targets: bool = False
+) -> LorettaModel:
     """Freeze `model`, insert LoRETTA as `config` says, and wrap it in a LorettaModel.
 
     Raises a ValueError, with `model` left as it was, for a model that is already adapted, a
@@ -43,15 +53,21 @@ def get_loretta_model(model: nn.Module, config: LorettaConfig | None = None, *,
     patterns): used when the names come from a saved file.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"get_loretta_model needs a torch model (nn.Module), got "
-                        f"{type(model).__name__} {model!r:.60}. Load one first, e.g. model, tok = "
-                        f"lx.load_encoder(); lx.get_loretta_model(model, lx.LorettaConfig())")
+        raise TypeError(
+            f"get_loretta_model needs a torch model (nn.Module), got "
+            f"{type(model).__name__} {model!r:.60}. Load one first, e.g. model, tok = "
+            f"lx.load_encoder(); lx.get_loretta_model(model, lx.LorettaConfig())"
+        )
     if isinstance(model, LorettaModel):
-        raise ValueError("this model is a LorettaModel already: adapting it again would stack a "
-                         "second set of LoRETTA layers. Adapt the original model, or call "
-                         "model.unload() first to get it back without LoRETTA")
+        raise ValueError(
+            "this model is a LorettaModel already: adapting it again would stack a "
+            "second set of LoRETTA layers. Adapt the original model, or call "
+            "model.unload() first to get it back without LoRETTA"
+        )
     config = config or LorettaConfig()
     if not isinstance(config, LorettaConfig):
-        raise TypeError(f"config must be a LorettaConfig, got {type(config).__name__}. Example: "
-                        "get_loretta_model(model, LorettaConfig(method='rep'))")
+        raise TypeError(
+            f"config must be a LorettaConfig, got {type(config).__name__}. Example: "
+            "get_loretta_model(model, LorettaConfig(method='rep'))"
+        )
     return LorettaModel(model, inject_loretta(model, config, literal_targets))

@@ -318,8 +318,9 @@ def read_adapter(base_model: nn.Module, directory) -> tuple[LorettaConfig, dict,
     return replace(config, target_modules=targets), state, folder.where
 
 
-def check_fit(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], where: str,
-              model_name: str) -> None:
+def check_fit(
+    expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], where: str, model_name: str
+) -> None:
     """Every tensor the built layout expects is in the file with its shape, and nothing else."""
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = [

@@ -61,9 +61,10 @@ def _peft_installed():
     try:
         import peft
     except ImportError:
-        raise ImportError("LoRA, IA3 and prefix tuning come from the `peft` package, which is not "
-                          "installed: pip install 'loretta_explore[notebooks]' (or pip install peft)"
-                          ) from None
+        raise ImportError(
+            "LoRA, IA3 and prefix tuning come from the `peft` package, which is not "
+            "installed: pip install 'loretta_explore[notebooks]' (or pip install peft)"
+        ) from None
     return peft
 
 
@@ -78,8 +79,11 @@ def _peft(model: nn.Module, method: str, hp: dict) -> nn.Module:
     heads = _head_modules(model, find_architecture(model), hp) if classifier else []
     caught = {n for n, _ in model.named_modules() if any(n.endswith(h) for h in heads)}
     exact = caught == set(heads)
-    head = (dict(task_type=None, modules_to_save=(heads if exact else None) or None)
-            if classifier else dict(task_type=task_type))
+    head = (
+        dict(task_type=None, modules_to_save=(heads if exact else None) or None)
+        if classifier
+        else dict(task_type=task_type)
+    )
     if method == "lora":
         names = linear_names(model)
         for pattern in hp["target_modules"]:  # checked as count_trainable checks them
@@ -89,21 +93,32 @@ def _peft(model: nn.Module, method: str, hp: dict) -> nn.Module:
             for name in found:
                 in_f, out_f = weight_sizes(model.get_submodule(name))
                 M.check_fits("lora", hp["r"], min(in_f, out_f), f"min(in, out) of {name}", what="r")
-        config = peft.LoraConfig(r=hp["r"], lora_alpha=hp["lora_alpha"],
-                                 lora_dropout=hp["lora_dropout"],
-                                 target_modules=list(hp["target_modules"]), **head)
+        config = peft.LoraConfig(
+            r=hp["r"],
+            lora_alpha=hp["lora_alpha"],
+            lora_dropout=hp["lora_dropout"],
+            target_modules=list(hp["target_modules"]),
+            **head,
+        )
     elif method == "ia3":  # the targets count_trainable counts: k, v and the FFN output's input
         sides = hp["target_modules"]
         names = [n for n, _ in model.named_modules() if any(M.matches_name(n, p) for p in sides)]
-        ffn = [n for n, _ in model.named_modules()
-               for p, side in sides.items() if side == "in" and M.matches_name(n, p)]
+        ffn = [
+            n
+            for n, _ in model.named_modules()
+            for p, side in sides.items()
+            if side == "in" and M.matches_name(n, p)
+        ]
         config = peft.IA3Config(target_modules=names, feedforward_modules=ffn, **head)
     else:  # prefix
         _check_prefix_supported(model, task_type)
-        config = peft.PrefixTuningConfig(num_virtual_tokens=hp["prefix_tokens"], task_type=task_type)
+        config = peft.PrefixTuningConfig(
+            num_virtual_tokens=hp["prefix_tokens"], task_type=task_type
+        )
     with warnings.catch_warnings():  # PEFT asks transformers 5 a deprecated question
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
-                                category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
         wrapped = peft.get_peft_model(model, config)
     if not exact:
         for name in heads:
@@ -119,8 +134,9 @@ def _check_prefix_supported(model: nn.Module, task_type: str) -> None:
     the signatures, so any other backbone without the argument is caught as well.
     """
     backbone = getattr(model, "base_model", model)
-    if task_type != "SEQ_CLS" or any("past_key_values" in inspect.signature(m.forward).parameters
-                                     for m in (model, backbone)):
+    if task_type != "SEQ_CLS" or any(
+        "past_key_values" in inspect.signature(m.forward).parameters for m in (model, backbone)
+    ):
         return
     import transformers
 
@@ -130,7 +146,8 @@ def _check_prefix_supported(model: nn.Module, task_type: str) -> None:
         f"(PEFT would fail at the first forward). Its budget is still counted: "
         f"lx.count_trainable(model.config, 'prefix'). To train prefix tuning use a decoder, e.g. "
         f"lx.prepare(lx.tiny_decoder()[0], 'prefix'); for another small baseline here, try 'ia3' "
-        f"or 'bitfit'.")
+        f"or 'bitfit'."
+    )
 
 
 def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
@@ -147,8 +164,10 @@ def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
     >>> model = prepare(model, "lora", r=8)
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"prepare needs a torch model (nn.Module), got {type(model).__name__}. "
-                        "Example: model, tok = lx.load_encoder(); lx.prepare(model, 'lora')")
+        raise TypeError(
+            f"prepare needs a torch model (nn.Module), got {type(model).__name__}. "
+            "Example: model, tok = lx.load_encoder(); lx.prepare(model, 'lora')"
+        )
     M.check_method(method, (*M.METHODS, *M.FLOORS))
     _refuse_prepared(model)
     if method.startswith("loretta_"):
@@ -190,11 +209,15 @@ def prepare(model: nn.Module, method: str, **hyperparameters) -> nn.Module:
     if trainable_parameters(model) == 0:
         for n, p in model.named_parameters():
             p.requires_grad_(requires_grad.get(n, p.requires_grad))
-        why = {"bitfit": "it trains biases, and this model has none (LLaMA's layers carry no bias)",
-               "probe": "it trains the classifier, and a causal LM has none"}.get(method, "")
-        raise ValueError(f"{method!r} would train nothing on this {type(model).__name__}"
-                         f"{': ' + why if why else ''}. Try another method, e.g. "
-                         f"prepare(model, 'lora') or prepare(model, 'loretta_rep')")
+        why = {
+            "bitfit": "it trains biases, and this model has none (LLaMA's layers carry no bias)",
+            "probe": "it trains the classifier, and a causal LM has none",
+        }.get(method, "")
+        raise ValueError(
+            f"{method!r} would train nothing on this {type(model).__name__}"
+            f"{': ' + why if why else ''}. Try another method, e.g. "
+            f"prepare(model, 'lora') or prepare(model, 'loretta_rep')"
+        )
     return model
 
 
@@ -202,7 +225,9 @@ def _refuse_prepared(model: nn.Module) -> None:
     """A model set up once already (PEFT, LoRETTA or dense adapters) must not get a second set."""
     layered = any(isinstance(m, (*LORETTA_MODULES, DenseAdapter)) for m in model.modules())
     if getattr(model, "peft_config", None) is not None or layered:
-        raise ValueError(f"this {type(model).__name__} was already prepared for fine-tuning "
-                         f"(it holds adapter layers): preparing it again would stack a second "
-                         f"method on the first. Start from a fresh model, e.g. "
-                         f"model, tok = lx.load_encoder(); lx.prepare(model, 'lora')")
+        raise ValueError(
+            f"this {type(model).__name__} was already prepared for fine-tuning "
+            f"(it holds adapter layers): preparing it again would stack a second "
+            f"method on the first. Start from a fresh model, e.g. "
+            f"model, tok = lx.load_encoder(); lx.prepare(model, 'lora')"
+        )

@@ -78,8 +78,10 @@ class LorettaConfig:
 
     def __post_init__(self):
         if self.method not in ("rep", "adp"):
-            raise ValueError(f'method must be "rep" or "adp", got {self.method!r}. '
-                             f'Example: LorettaConfig(method="adp")')
+            raise ValueError(
+                f'method must be "rep" or "adp", got {self.method!r}. '
+                f'Example: LorettaConfig(method="adp")'
+            )
         name = f"loretta_{self.method}"
         for f in fields(self):
             value = getattr(self, f.name)
@@ -90,21 +92,31 @@ class LorettaConfig:
     def resolved(self, arch: Architecture | None) -> LorettaConfig:
         """A copy with every None replaced by the paper's value for this architecture."""
         rep = self.method == "rep"
-        return LorettaConfig(**{**asdict(self), **dict(
-            tt_rank=self.tt_rank or ((arch.rep_rank if arch else 5) if rep else 5),
-            bottleneck=self.bottleneck or ((arch.rep_bottleneck if arch else 8) if rep else 64),
-            dropout=self.dropout if self.dropout is not None
-            else (arch.rep_dropout if arch and rep else 0.0),
-            train_classifier=(self.train_classifier if self.train_classifier is not None
-                              else not rep),
-        )})
+        return LorettaConfig(
+            **{
+                **asdict(self),
+                **dict(
+                    tt_rank=self.tt_rank or ((arch.rep_rank if arch else 5) if rep else 5),
+                    bottleneck=self.bottleneck
+                    or ((arch.rep_bottleneck if arch else 8) if rep else 64),
+                    dropout=self.dropout
+                    if self.dropout is not None
+                    else (arch.rep_dropout if arch and rep else 0.0),
+                    train_classifier=(
+                        self.train_classifier if self.train_classifier is not None else not rep
+                    ),
+                ),
+            }
+        )
 
     def targets(self, arch: Architecture | None):
         """rep: the list of target patterns; adp: {pattern: "before" | "after"}."""
         if self.target_modules is None:
             if arch is None:
-                raise ValueError("this model's family is unknown to the kit: name the layers, e.g. "
-                                 "LorettaConfig(target_modules=['q_proj', 'v_proj'])")
+                raise ValueError(
+                    "this model's family is unknown to the kit: name the layers, e.g. "
+                    "LorettaConfig(target_modules=['q_proj', 'v_proj'])"
+                )
             return list(arch.rep) if self.method == "rep" else dict(arch.adp)
         return self.target_modules
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from .baselines import prepare
-from .data import Task, TaskSpec, load_task, make_loader
+from .batching import make_loader
+from .data import Task, TaskSpec, load_task
 from .training import (
     TrainResult,
     _other_split,

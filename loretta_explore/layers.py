@@ -57,8 +57,12 @@ class TTAdapter(nn.Module):
     ):
         super().__init__()
         example = "TTAdapter(768, bottleneck=64, tt_rank=5)"
-        check_choice(activation, tuple(ACTIVATIONS), "activation", "TTAdapter(768, activation='relu')")
-        check_choice(init, ("paper", "identity"), "TTAdapter init", "TTAdapter(768, init='identity')")
+        check_choice(
+            activation, tuple(ACTIVATIONS), "activation", "TTAdapter(768, activation='relu')"
+        )
+        check_choice(
+            init, ("paper", "identity"), "TTAdapter init", "TTAdapter(768, init='identity')"
+        )
         features = as_int(features, "features", example)
         bottleneck = as_int(bottleneck, "bottleneck", example)
         scale = as_float(scale, "scale", "TTAdapter(768, scale=1.0)")

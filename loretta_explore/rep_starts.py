@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from .adapt import LorettaConfig, get_loretta_model
-from .data import Task, load_task, make_loader
+from .batching import make_loader
+from .data import Task, load_task
 from .training import TrainResult, train
 
 __all__ = ["StartResult", "StartsComparison", "compare_starts", "output_change"]

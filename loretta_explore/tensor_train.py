@@ -125,7 +125,16 @@ class TensorTrain:
     """
 
     def __init__(self, cores: Sequence[torch.Tensor], info: TTSVDInfo | None = None):
-        cores = list(cores)
+        if isinstance(cores, (torch.Tensor, str, bytes)):
+            raise TypeError(
+                f"cores must be a list of 3-D tensors, got one {type(cores).__name__} "
+                f"{tuple(getattr(cores, 'shape', ()))}. "
+                "Example: TensorTrain([torch.randn(1, 4, 3), torch.randn(3, 5, 1)])"
+            )
+        cores = [
+            torch.from_numpy(c) if type(c).__module__ == "numpy" and hasattr(c, "shape") else c
+            for c in cores
+        ]  # numpy arrays read as tensors, as tt_svd reads them
         if not cores:
             raise ValueError("a TensorTrain needs at least one core, e.g. [torch.randn(1, 4, 1)]")
         for i, c in enumerate(cores):
@@ -140,17 +149,21 @@ class TensorTrain:
                     f"core {i} has shape {tuple(c.shape)}: a rank or mode of size 0 holds nothing. "
                     "Example: [torch.randn(1, 4, 3), torch.randn(3, 5, 1)]"
                 )
-            if (c.is_floating_point() or c.is_complex()) and not bool(torch.isfinite(c).all()):
+            if c.dtype != cores[0].dtype or c.device != cores[0].device:
+                raise ValueError(
+                    f"core {i} is {c.dtype} on device {c.device} but core 0 is {cores[0].dtype} on "
+                    f"device {cores[0].device}: a train's cores must share dtype and device, e.g. "
+                    "TensorTrain([c.to(torch.float32) for c in cores])"
+                )
+            if (
+                c.device.type != "meta"  # shapes only: no values to check
+                and (c.is_floating_point() or c.is_complex())
+                and not bool(torch.isfinite(c).all())
+            ):
                 raise ValueError(
                     f"core {i} contains NaN or inf; a train of such cores is NaN everywhere. Where "
                     "did the cores come from (a diverged training run?); check with "
                     "[bool(c.isfinite().all()) for c in cores]"
-                )
-            if c.dtype != cores[0].dtype or c.device != cores[0].device:
-                raise ValueError(
-                    f"core {i} is {c.dtype} on {c.device} but core 0 is {cores[0].dtype} on "
-                    f"{cores[0].device}: a train's cores must share dtype and device, e.g. "
-                    "TensorTrain([c.to(torch.float32) for c in cores])"
                 )
         if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
             raise ValueError(
@@ -258,6 +271,11 @@ def requested_ranks(max_rank, shape: Sequence[int]) -> list[int]:
     if isinstance(max_rank, float) or (
         getattr(max_rank, "ndim", None) == 0 and getattr(max_rank, "is_floating_point", bool)()
     ):
+        if not math.isfinite(float(max_rank)):
+            raise ValueError(
+                f"max_rank {float(max_rank)} is not a number: give an int, a list of ints or a "
+                f"fraction of the dense parameters in (0, 1]. Example: {example} or max_rank=0.1"
+            )
         return ranks_for_budget(shape, max_rank)[1:-1]
     if is_integer_like(max_rank) or isinstance(max_rank, bool):
         ranks = [as_int(max_rank, "max_rank", example)] * (d - 1)
@@ -357,7 +375,6 @@ def truncation_rank(s: torch.Tensor, max_rank, delta: float) -> int:
     )  # tail[i] = ||s[i:]||
     keep = int((tail > delta).sum())  # singular values that must stay
     return max(1, min(keep, max_rank, s.numel()))
-
 
 
 def check_rel_error(rel_error, example: str) -> float | None:

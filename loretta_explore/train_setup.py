@@ -212,8 +212,10 @@ def check_labels(task, model: nn.Module) -> None:
     kind = model_kind(model)
     if task.spec.label_column is None:  # a corpus: the labels are the next tokens
         if kind == "classifier":
-            raise ValueError(f"Task {task.name!r} is a text corpus for a language model, but the "
-                             f"model is a classifier: use a causal LM, e.g. lx.tiny_decoder()")
+            raise ValueError(
+                f"Task {task.name!r} is a text corpus for a language model, but the "
+                f"model is a classifier: use a causal LM, e.g. lx.tiny_decoder()"
+            )
         return
     if kind == "causal-lm":
         raise ValueError(

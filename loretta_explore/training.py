@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from .baselines import trainable_parameters
-from .data import Task, has_split, load_task, make_loader
+from .batching import make_loader
+from .data import Task, has_split, load_task
 from .metrics import compute_all, predictions_from_logits
 from .train_setup import (
     PeakMemory,
@@ -275,8 +276,10 @@ def train(
     tokenizer = _tokenizer_for(model, tokenizer)
     train_task = _train_split(task)
     if len(train_task) == 0:
-        raise ValueError(f"the training split of {train_task.name!r} is empty: there is nothing to "
-                         f"train on. Check the file or the data given to lx.task_from")
+        raise ValueError(
+            f"the training split of {train_task.name!r} is empty: there is nothing to "
+            f"train on. Check the file or the data given to lx.task_from"
+        )
     validation = _other_split(task, "validation", max_eval_examples)
     test = _other_split(task, "test", max_eval_examples) if evaluate_test else None
     for split in (train_task, validation, test):

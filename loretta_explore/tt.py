@@ -30,7 +30,8 @@ from .tensor_train import (
     truncation_rank,
     tt_round,
 )
-from .tensorize import matrix_to_ttm_tensor, suggest_ttm_modes, ttm_tensor_to_matrix
+from .tensorize import suggest_ttm_modes
+from .weight_layouts import matrix_to_ttm_tensor, ttm_tensor_to_matrix
 
 __all__ = [
     "TTMatrix",
@@ -53,6 +54,11 @@ def _check_tensor(x) -> torch.Tensor:
                 f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. "
                 f"Example: {EXAMPLE}"
             )
+    if x.device.type == "meta":
+        raise ValueError(
+            f"cannot decompose a meta tensor (shape {tuple(x.shape)}, no values): TT-SVD needs "
+            f"the numbers. Example: {EXAMPLE}"
+        )
     if x.numel() == 0:
         raise ValueError(
             f"cannot decompose an empty tensor of shape {tuple(x.shape)}. Example: {EXAMPLE}"
@@ -69,7 +75,6 @@ def _check_tensor(x) -> torch.Tensor:
             f"Example: {EXAMPLE}"
         )
     return x
-
 
 
 def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
@@ -120,7 +125,6 @@ def tt_svd(x, max_rank=None, rel_error: float | None = None) -> TensorTrain:
         r_prev = r
     cores.append(rest.reshape(r_prev, shape[-1], 1))
     return TensorTrain([c.to(out_dtype) for c in cores], info)
-
 
 
 class TTMatrix:
@@ -185,10 +189,18 @@ def tt_matrix(
     w = _check_tensor(w)
     if w.ndim != 2:
         raise ValueError(f"tt_matrix needs a 2-D matrix (in, out), got shape {tuple(w.shape)}")
-    if in_modes is None or out_modes is None:
-        in_modes, out_modes = suggest_ttm_modes(
-            *w.shape, order=None if in_modes is None else len(in_modes)
+    if (in_modes is None) != (out_modes is None):
+        given, missing = (
+            ("in_modes", "out_modes") if out_modes is None else ("out_modes", "in_modes")
         )
+        raise ValueError(
+            f"tt_matrix got {given} but no {missing}: give both (their products must be "
+            f"{w.shape[0]} and {w.shape[1]}), or neither to have them suggested. Example: "
+            f"tt_matrix(w, in_modes={list(suggest_ttm_modes(*w.shape)[0])}, "
+            f"out_modes={list(suggest_ttm_modes(*w.shape)[1])})"
+        )
+    if in_modes is None:
+        in_modes, out_modes = suggest_ttm_modes(*w.shape)
     train = tt_svd(
         matrix_to_ttm_tensor(w, in_modes, out_modes), max_rank=max_rank, rel_error=rel_error
     )

@@ -14,15 +14,10 @@ import torch
 from torch import nn
 
 from ._integers import as_int, is_integer_like
-from .tensorize import (
-    as_shape,
-    cut_point,
-    matrix_to_ttm_tensor,
-    resolve_shape,
-    suggest_ttm_modes,
-    ttm_tensor_to_matrix,
-)
+from .tensorize import as_shape, cut_point, resolve_shape, suggest_ttm_modes
 from .tt import TensorTrain, chain_cores, tt_svd
+from .value_checks import max_bond_rank
+from .weight_layouts import matrix_to_ttm_tensor, ttm_tensor_to_matrix
 
 __all__ = ["TTLinear"]
 
@@ -138,7 +133,11 @@ class TTLinear(nn.Module):
                 )
             self.tt_shape = tuple(m * n for m, n in zip(self.in_modes, self.out_modes))
             core_shapes = list(zip(self.in_modes, self.out_modes))
-        self.ranks = full_ranks(tt_rank, len(core_shapes))
+        # a rank above what any bond can hold adds only parameters that cannot change the function
+        # (TT-SVD clips it the same way); clipping keeps a typo such as tt_rank=10**6 from trying
+        # to allocate terabytes. Ranks any bond can use are kept as given (the paper's counts).
+        limit = max_bond_rank(self.tt_shape)
+        self.ranks = [min(r, limit) for r in full_ranks(tt_rank, len(core_shapes))]
         self.cores = nn.ParameterList(
             nn.Parameter(torch.empty(self.ranks[k], *s, self.ranks[k + 1], **factory))
             for k, s in enumerate(core_shapes)
@@ -286,6 +285,14 @@ class TTLinear(nn.Module):
     ) -> TTLinear:
         """Compress a trained nn.Linear (or GPT-2 Conv1D) with TT-SVD at rank `tt_rank`."""
         w, in_f, out_f = linear_matrix(linear)
+        if w.device.type == "meta":
+            raise ValueError(
+                "from_linear compresses the weight's values with TT-SVD, but this linear layer is "
+                "on the meta device (shapes only). For a layer of the same shape without values: "
+                f"with torch.device('meta'): TTLinear({in_f}, {out_f}, tt_rank=5)"
+            )
+        if is_integer_like(tt_rank) or is_flag(tt_rank):  # a list is checked against the shape
+            as_int(tt_rank, "tt_rank", "TTLinear.from_linear(linear, tt_rank=5)")
         layer = cls(
             in_f,
             out_f,
@@ -341,7 +348,7 @@ def check_input(x, in_features: int, owner: str) -> None:
         )
     if not x.is_floating_point():
         raise TypeError(
-            f"{owner} expects floating-point input, got {x.dtype}: integer input would be "
+            f"{owner} expects floating-point input, got dtype {x.dtype}: integer input would be "
             f"computed in float and truncated back. Convert it first, e.g. layer(x.float())"
         )
     if x.ndim == 0 or x.shape[-1] != in_features:

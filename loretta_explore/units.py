@@ -42,7 +42,9 @@ def parse_figure(printed: str) -> Decimal:
     """A figure as the paper prints it ("0.51M", "139.19M") as an exact number of parameters."""
     text = str(printed).strip()
     if not text or text[-1].upper() not in _UNITS:
-        raise ValueError(f"a printed figure looks like '0.51M' (a number and K, M or B), got {printed!r}")
+        raise ValueError(
+            f"a printed figure looks like '0.51M' (a number and K, M or B), got {printed!r}"
+        )
     try:
         return Decimal(text[:-1]) * _UNITS[text[-1].upper()]
     except ArithmeticError:

@@ -103,8 +103,10 @@ SEL = {
 # Console messages of type "error" that are not a user-visible fault. Each entry says why.
 BENIGN_CONSOLE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"favicon\.ico"), "a missing favicon is cosmetic"),
-    (re.compile(r"WebSocket connection to .*/api/kernels/.* failed"),
-     "the kernel websocket closes when a kernel is shut down or restarted"),
+    (
+        re.compile(r"WebSocket connection to .*/api/kernels/.* failed"),
+        "the kernel websocket closes when a kernel is shut down or restarted",
+    ),
     (re.compile(r"/api/(news|update)\b"), "news/update checks are switched off offline"),
     (re.compile(r"/lsp/status"), "jupyter-lsp without any language server installed"),
 ]
@@ -129,8 +131,11 @@ def chromium_path() -> str | None:
     if override:
         return override if os.access(override, os.X_OK) else None
     for candidate in CHROMIUM_CANDIDATES:
-        found = shutil.which(candidate) if not os.path.isabs(candidate) else (
-            candidate if os.access(candidate, os.X_OK) else None)
+        found = (
+            shutil.which(candidate)
+            if not os.path.isabs(candidate)
+            else (candidate if os.access(candidate, os.X_OK) else None)
+        )
         if found:
             return found
     return None
@@ -138,9 +143,11 @@ def chromium_path() -> str | None:
 
 def _unavailable(why: str) -> None:
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{why}. Under CI (CI=true) a missing browser is a failure: "
-                    f"`make test` as root installs it with apt-get; otherwise {ENABLE_HINT}.",
-                    pytrace=False)
+        pytest.fail(
+            f"{why}. Under CI (CI=true) a missing browser is a failure: "
+            f"`make test` as root installs it with apt-get; otherwise {ENABLE_HINT}.",
+            pytrace=False,
+        )
     pytest.skip(f"{why}: {ENABLE_HINT}")
 
 
@@ -152,8 +159,10 @@ def require_chromium() -> str:
         _unavailable("The `playwright` Python package is missing (pip install -e '.[dev]')")
     path = chromium_path()
     if path is None:
-        _unavailable("Chromium is not installed (looked for /usr/bin/chromium, chromium on PATH"
-                     ", $LORETTA_CHROMIUM)")
+        _unavailable(
+            "Chromium is not installed (looked for /usr/bin/chromium, chromium on PATH"
+            ", $LORETTA_CHROMIUM)"
+        )
     return path  # type: ignore[return-value]
 
 
@@ -181,8 +190,7 @@ USER_SETTINGS = {
     # Attach every cell to the DOM, so outputs below the fold are inspected too.
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     # No "get Jupyter news?" toast, no update check (both would reach the network).
-    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                    "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 SERVER_CONFIG = """\
@@ -205,8 +213,13 @@ class LabServer:
     Use as a context manager; ``stop()`` is idempotent and also registered with ``atexit``.
     """
 
-    def __init__(self, content: dict[str, Path] | None = None, *, env: dict[str, str] | None = None,
-                 startup_timeout: float = 90.0):
+    def __init__(
+        self,
+        content: dict[str, Path] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 90.0,
+    ):
         self.content = default_content() if content is None else content
         self.extra_env = env or {}
         self.startup_timeout = startup_timeout
@@ -237,8 +250,13 @@ class LabServer:
         for name, src in self.content.items():
             dst = self.root / name
             if src.is_dir():
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
-                    ".ipynb_checkpoints", "__pycache__", "*-executed.ipynb", "*.executed.ipynb"))
+                shutil.copytree(
+                    src,
+                    dst,
+                    ignore=shutil.ignore_patterns(
+                        ".ipynb_checkpoints", "__pycache__", "*-executed.ipynb", "*.executed.ipynb"
+                    ),
+                )
             else:
                 shutil.copy2(src, dst)
         if (REPO / "data").is_dir():  # notebooks may read ../data as they do in the repository
@@ -268,7 +286,9 @@ class LabServer:
 
         self.port = free_port()
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -281,9 +301,15 @@ class LabServer:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # CI containers run as root
         self._log = open(self.tmp / "server.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.root,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         atexit.register(self.stop)
         self._wait_ready()
 
@@ -298,8 +324,10 @@ class LabServer:
             except (OSError, urllib.error.URLError):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter lab did not answer /api/status within "
-                                   f"{self.startup_timeout:.0f} s:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"jupyter lab did not answer /api/status within "
+                    f"{self.startup_timeout:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -342,17 +370,22 @@ class LabServer:
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                     headers={"Authorization": f"token {self.token}",
-                                              "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
     def lab_url(self, notebook: str, workspace: str) -> str:
         """The notebook in its own, freshly reset workspace."""
-        return (f"{self.base_url}/lab/workspaces/{workspace}/tree/{urllib.parse.quote(notebook)}"
-                f"?token={self.token}&reset")
+        return (
+            f"{self.base_url}/lab/workspaces/{workspace}/tree/{urllib.parse.quote(notebook)}"
+            f"?token={self.token}&reset"
+        )
 
     def kernel_state(self, notebook: str) -> str | None:
         """The server's view of the notebook's kernel: "idle", "busy", "starting" or None."""
@@ -416,8 +449,9 @@ def launch_browser(executable: str | None = None) -> Iterator[Browser]:
 
     pw = sync_playwright().start()
     try:
-        browser = pw.chromium.launch(executable_path=executable or chromium_path(),
-                                     headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=executable or chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:
@@ -537,8 +571,11 @@ class LabPage:
         self.page.wait_for_selector(f"{SEL['notebook']} {SEL['cell']}", timeout=timeout * 1000)
         with contextlib.suppress(Exception):  # more room for the notebook in screenshots
             self.page.locator(SEL["left_sidebar_current"]).first.click(timeout=2000)
-        self._wait(lambda: self.server.kernel_state(notebook) == "idle"
-                   and self._indicator() == "idle", timeout, "the kernel to start and be idle")
+        self._wait(
+            lambda: self.server.kernel_state(notebook) == "idle" and self._indicator() == "idle",
+            timeout,
+            "the kernel to start and be idle",
+        )
         return self
 
     def _indicator(self) -> str | None:
@@ -611,8 +648,10 @@ class LabPage:
             self.scroll_to_first_error()
             shot = self.screenshot(step)
             listing = "\n".join(f"  - {p}" for p in problems)
-            raise AssertionError(f"{self.notebook}: {len(problems)} problem(s) in the browser "
-                                 f"(screenshot {shot}):\n{listing}")
+            raise AssertionError(
+                f"{self.notebook}: {len(problems)} problem(s) in the browser "
+                f"(screenshot {shot}):\n{listing}"
+            )
 
     # -- looking and waiting ---------------------------------------------------------------------
 
@@ -631,8 +670,9 @@ class LabPage:
         with contextlib.suppress(Exception):
             self.page.evaluate(_SCROLL_TO_ERROR_JS, SEL)
 
-    def _wait(self, predicate: Callable[[], bool], timeout: float, what: str,
-              stable: int = 1) -> None:
+    def _wait(
+        self, predicate: Callable[[], bool], timeout: float, what: str, stable: int = 1
+    ) -> None:
         deadline, streak = time.monotonic() + timeout, 0
         while True:
             streak = streak + 1 if predicate() else 0
@@ -640,8 +680,10 @@ class LabPage:
                 return
             if time.monotonic() > deadline:
                 prompts = [p["prompt"] for p in self.prompts()]
-                raise AssertionError(f"{self.notebook}: timed out after {timeout:.0f} s waiting "
-                                     f"for {what}; prompts {prompts}{_page_context(self)}")
+                raise AssertionError(
+                    f"{self.notebook}: timed out after {timeout:.0f} s waiting "
+                    f"for {what}; prompts {prompts}{_page_context(self)}"
+                )
             time.sleep(0.25)
 
     def _safe_errors(self) -> list[Problem]:
@@ -668,8 +710,10 @@ def find_slider(page: Page | LabPage, description: str | None = None) -> Locator
         slider.wait_for(state="visible", timeout=15_000)
     except Exception as exc:
         what = f"slider {description!r}" if description else "slider"
-        raise AssertionError(f"no visible {what} in the page ({page.locator(SEL['slider']).count()}"
-                             f" slider(s) in total)") from exc
+        raise AssertionError(
+            f"no visible {what} in the page ({page.locator(SEL['slider']).count()}"
+            f" slider(s) in total)"
+        ) from exc
     return slider
 
 
@@ -723,9 +767,14 @@ def images(page: Page | LabPage) -> list[str]:
     return [hashlib.sha1(s.encode()).hexdigest()[:12] for s in srcs]
 
 
-def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30,
-               page: LabPage | None = None, describe: Callable[[], str] | None = None,
-               stop_on_error: bool = True) -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    what: str,
+    timeout: float = 30,
+    page: LabPage | None = None,
+    describe: Callable[[], str] | None = None,
+    stop_on_error: bool = True,
+) -> Any:
     """Poll ``predicate()`` until it is truthy; its value, or an AssertionError that says what
     was awaited, what is shown now (``describe``), the errors the page shows and a screenshot.
 
@@ -745,8 +794,14 @@ def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30,
         time.sleep(0.2)
 
 
-def wait_for_change(read: Callable[[], Any], before: Any, what: str, timeout: float = 30,
-                    page: LabPage | None = None, stop_on_error: bool = True) -> Any:
+def wait_for_change(
+    read: Callable[[], Any],
+    before: Any,
+    what: str,
+    timeout: float = 30,
+    page: LabPage | None = None,
+    stop_on_error: bool = True,
+) -> Any:
     """Poll ``read()`` until it differs from ``before``; the new value."""
     box: list[Any] = []
 
@@ -754,14 +809,25 @@ def wait_for_change(read: Callable[[], Any], before: Any, what: str, timeout: fl
         box[:] = [read()]
         return box[0] != before
 
-    wait_until(changed, f"{what} did not change", timeout, page,
-               describe=lambda: f"still {_short(box[0] if box else before)}",
-               stop_on_error=stop_on_error)
+    wait_until(
+        changed,
+        f"{what} did not change",
+        timeout,
+        page,
+        describe=lambda: f"still {_short(box[0] if box else before)}",
+        stop_on_error=stop_on_error,
+    )
     return box[0]
 
 
-def wait_for_value(read: Callable[[], Any], expected: Any, what: str, timeout: float = 30,
-                   page: LabPage | None = None, stop_on_error: bool = True) -> Any:
+def wait_for_value(
+    read: Callable[[], Any],
+    expected: Any,
+    what: str,
+    timeout: float = 30,
+    page: LabPage | None = None,
+    stop_on_error: bool = True,
+) -> Any:
     """Poll ``read()`` until it equals ``expected`` (a slider passes intermediate values)."""
     box: list[Any] = []
 
@@ -769,8 +835,14 @@ def wait_for_value(read: Callable[[], Any], expected: Any, what: str, timeout: f
         box[:] = [read()]
         return box[0] == expected
 
-    wait_until(equal, f"{what} did not become {_short(expected)}", timeout, page,
-               describe=lambda: _short(box[0] if box else None), stop_on_error=stop_on_error)
+    wait_until(
+        equal,
+        f"{what} did not become {_short(expected)}",
+        timeout,
+        page,
+        describe=lambda: _short(box[0] if box else None),
+        stop_on_error=stop_on_error,
+    )
     return box[0]
 
 
@@ -784,8 +856,11 @@ def _page_context(page: LabPage | None) -> str:
             dialog = f"\nA dialog is open: {text_of(boxes.first)!r}"
     shot = page.screenshot("failed")
     found = page._safe_errors()
-    problems = ("\nProblems shown in the page:\n" + "\n".join(f"  - {p}" for p in found)
-                if found else "\nNo error is shown in the page.")
+    problems = (
+        "\nProblems shown in the page:\n" + "\n".join(f"  - {p}" for p in found)
+        if found
+        else "\nNo error is shown in the page."
+    )
     return f" (screenshot {shot}){dialog}{problems}"
 
 
@@ -806,8 +881,13 @@ def exercise_first_slider(lab: LabPage, timeout: float = 60) -> tuple[str, str]:
     except AssertionError:  # already at its maximum: go the other way
         move_slider(slider, "ArrowLeft")
         shown = wait_for_change(lambda: readout(slider), value, "the slider readout", page=lab)
-    wait_for_change(driven, before, f"the text or figure driven by the first slider (moved "
-                                    f"{value} -> {shown})", timeout=timeout, page=lab)
+    wait_for_change(
+        driven,
+        before,
+        f"the text or figure driven by the first slider (moved {value} -> {shown})",
+        timeout=timeout,
+        page=lab,
+    )
     lab.assert_no_errors("after-move")
     return value, shown
 
@@ -882,8 +962,9 @@ def fixture_lab_browser(chromium_executable: str) -> Iterator[Browser]:
 
 
 @pytest.fixture(name="lab_page")
-def fixture_lab_page(request: pytest.FixtureRequest, lab_server: LabServer,
-             lab_browser: Browser) -> Iterator[LabPage]:
+def fixture_lab_page(
+    request: pytest.FixtureRequest, lab_server: LabServer, lab_browser: Browser
+) -> Iterator[LabPage]:
     """A fresh browser context and page; closed, with the kernels shut down, after the test."""
     context = lab_browser.new_context(viewport=VIEWPORT)
     try:
@@ -900,4 +981,3 @@ def fixture_lab_page(request: pytest.FixtureRequest, lab_server: LabServer,
         with contextlib.suppress(Exception):
             context.close()
         lab_server.shutdown_kernels()
-

@@ -12,13 +12,16 @@ from loretta_explore.layers import LorettaRepLinear
 
 SMALL = dict(bottleneck=8, tt_rank=3)
 CASES = [(arch, "rep", init) for arch in ARCHS for init in ("paper", "compensated", "zero")] + [
-    (arch, "adp", init) for arch in ARCHS for init in ("paper", "identity")]
+    (arch, "adp", init) for arch in ARCHS for init in ("paper", "identity")
+]
 
 
 def adapted(arch, method, init, **kw):
     model = tiny_model(arch)
     torch.manual_seed(1)
-    return lx.get_loretta_model(model, lx.LorettaConfig(method=method, init=init, **{**SMALL, **kw}))
+    return lx.get_loretta_model(
+        model, lx.LorettaConfig(method=method, init=init, **{**SMALL, **kw})
+    )
 
 
 def logits(model, batch):
@@ -50,8 +53,13 @@ def test_a_few_steps_lower_the_loss_and_keep_base_weights(arch, method, init):
 def test_placement(arch):
     rep = adapted(arch, "rep", "paper")
     rep_names = [n for n, m in rep.named_modules() if isinstance(m, LorettaRepLinear)]
-    expected = {"bert": ("query", "value"), "roberta": ("query", "value"), "deberta": ("in_proj",),
-                "llama": ("q_proj", "v_proj"), "gpt2": ("c_attn",)}[arch]
+    expected = {
+        "bert": ("query", "value"),
+        "roberta": ("query", "value"),
+        "deberta": ("in_proj",),
+        "llama": ("q_proj", "v_proj"),
+        "gpt2": ("c_attn",),
+    }[arch]
     assert len(rep_names) == 2 * len(expected)  # two layers
     assert {n.split(".")[-1] for n in rep_names} == set(expected)
     adp = adapted(arch, "adp", "paper")
@@ -62,12 +70,23 @@ def test_placement(arch):
         assert sorted(wrappers.values()) == ["after"] * 2 + ["before"] * 4
         assert not any("self_attn" in n for n in wrappers)
     if arch in ("bert", "roberta", "deberta"):
-        assert all(n.endswith("dropout") for n in wrappers)  # LayerNorm(a(dropout(dense(x))) + residual)
+        assert all(
+            n.endswith("dropout") for n in wrappers
+        )  # LayerNorm(a(dropout(dense(x))) + residual)
         heads = [n for n, m in adp.named_modules() if isinstance(m, TensorizedHead)]
         assert len(heads) == 1
     trainable = [n for n, p in adp.named_parameters() if p.requires_grad]
-    assert all(("adapter" in n or "norm" in n.lower() or "ln_" in n or "tt." in n or "classifier" in n
-                or "out_proj" in n) for n in trainable), trainable
+    assert all(
+        (
+            "adapter" in n
+            or "norm" in n.lower()
+            or "ln_" in n
+            or "tt." in n
+            or "classifier" in n
+            or "out_proj" in n
+        )
+        for n in trainable
+    ), trainable
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -76,9 +95,13 @@ def test_compensated_and_zero_start_at_the_pretrained_function(arch):
     base = tiny_model(arch).eval()
     reference = logits(base, batch)
     for init in ("compensated", "zero"):
-        model = lx.get_loretta_model(tiny_model(arch), lx.LorettaConfig(method="rep", init=init, head="dense", **SMALL)).eval()
+        model = lx.get_loretta_model(
+            tiny_model(arch), lx.LorettaConfig(method="rep", init=init, head="dense", **SMALL)
+        ).eval()
         assert torch.allclose(logits(model, batch), reference, atol=1e-5), init
-    paper = lx.get_loretta_model(tiny_model(arch), lx.LorettaConfig(method="rep", init="paper", head="dense", **SMALL)).eval()
+    paper = lx.get_loretta_model(
+        tiny_model(arch), lx.LorettaConfig(method="rep", init="paper", head="dense", **SMALL)
+    ).eval()
     assert not torch.allclose(logits(paper, batch), reference, atol=1e-5)
 
 
@@ -109,16 +132,26 @@ def test_merge_refused_for_adapters():
         adapted("bert", "adp", "paper").merge_and_unload()
 
 
-@pytest.mark.parametrize("arch, method, init", [("bert", "rep", "compensated"), ("deberta", "adp", "paper"),
-                                                ("llama", "rep", "paper"), ("gpt2", "adp", "identity"),
-                                                ("roberta", "rep", "zero")])
+@pytest.mark.parametrize(
+    "arch, method, init",
+    [
+        ("bert", "rep", "compensated"),
+        ("deberta", "adp", "paper"),
+        ("llama", "rep", "paper"),
+        ("gpt2", "adp", "identity"),
+        ("roberta", "rep", "zero"),
+    ],
+)
 def test_save_then_load_gives_identical_outputs(tmp_path, arch, method, init):
     model = _train_a_bit(adapted(arch, method, init), arch)
     batch = tiny_batch(arch)
     expected = logits(model, batch)
     model.save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "adapter_config.json", "loretta_adapter.safetensors", "loretta_config.json"]
+        "adapter_config.json",
+        "loretta_adapter.safetensors",
+        "loretta_config.json",
+    ]
     torch.manual_seed(123)  # a different random start must not matter
     loaded = lx.LorettaModel.from_pretrained(tiny_model(arch), tmp_path).eval()
     assert torch.allclose(logits(loaded, batch), expected, atol=1e-6)
@@ -143,8 +176,15 @@ def test_loading_into_a_mismatched_model_names_the_mismatch(tmp_path):
         lx.LorettaModel.from_pretrained(tiny_model("llama"), tmp_path)
     import transformers as tf
 
-    wider = tf.BertForSequenceClassification(tf.BertConfig(hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
-                                                           intermediate_size=64, vocab_size=100))
+    wider = tf.BertForSequenceClassification(
+        tf.BertConfig(
+            hidden_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            vocab_size=100,
+        )
+    )
     with pytest.raises(ValueError, match="is 48 -> 48 here.*trained on another model"):
         lx.LorettaModel.from_pretrained(wider, tmp_path)
 
@@ -174,9 +214,15 @@ def test_config_errors_teach():
         lx.LorettaConfig(method="adp", init="compensated")
 
 
-@pytest.mark.parametrize("name, method, expected", [
-    ("deberta-base", "adp", 99_034), ("deberta-base", "rep", 54_068),
-    ("llama-2-7b", "adp", 876_800), ("llama-2-7b", "rep", 507_904)])
+@pytest.mark.parametrize(
+    "name, method, expected",
+    [
+        ("deberta-base", "adp", 99_034),
+        ("deberta-base", "rep", 54_068),
+        ("llama-2-7b", "adp", 876_800),
+        ("llama-2-7b", "rep", 507_904),
+    ],
+)
 def test_paper_counts_on_meta_models(name, method, expected):
     model = lx.build_reference_model(name)
     assert lx.get_loretta_model(model, lx.LorettaConfig(method=method)).num_trainable() == expected
@@ -218,11 +264,25 @@ def test_trainer_trains_saves_and_reloads(tmp_path):
     arch = "bert"
     model = adapted(arch, "rep", "paper")
     g = torch.Generator().manual_seed(0)
-    rows = [dict(input_ids=torch.randint(3, 100, (10,), generator=g), attention_mask=torch.ones(10, dtype=torch.long),
-                 labels=torch.tensor(i % 2)) for i in range(16)]
-    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, max_steps=4,
-                             learning_rate=1e-2, report_to=[], save_strategy="no", logging_steps=1,
-                             use_cpu=True, disable_tqdm=True)
+    rows = [
+        dict(
+            input_ids=torch.randint(3, 100, (10,), generator=g),
+            attention_mask=torch.ones(10, dtype=torch.long),
+            labels=torch.tensor(i % 2),
+        )
+        for i in range(16)
+    ]
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=4,
+        max_steps=4,
+        learning_rate=1e-2,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        use_cpu=True,
+        disable_tqdm=True,
+    )
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     trainer = Trainer(model=model, args=args, train_dataset=rows)
     trainer.train()

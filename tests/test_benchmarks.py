@@ -27,20 +27,35 @@ def test_interleaving_rotates_the_order_and_counts_every_call():
     assert set(medians) == {"a", "b", "c"} and all(m >= 0 for m in medians.values())
     warm, timed = calls[:6], calls[6:]
     assert warm == ["a", "a", "b", "b", "c", "c"]
-    rounds = [timed[i:i + 3] for i in range(0, 12, 3)]
+    rounds = [timed[i : i + 3] for i in range(0, 12, 3)]
     assert rounds == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
 
 
 def _row(method, accuracy, params, lr=1e-3, steps=1000):
-    return dict(method=method, test_accuracy=accuracy, trainable_params=params, seconds_per_step=0.2,
-                peak_memory_mb=900.0, learning_rate=lr, best_step=900, steps=steps)
+    return dict(
+        method=method,
+        test_accuracy=accuracy,
+        trainable_params=params,
+        seconds_per_step=0.2,
+        peak_memory_mb=900.0,
+        learning_rate=lr,
+        best_step=900,
+        steps=steps,
+    )
 
 
-@pytest.mark.parametrize("accuracy, params, verdict", [
-    (0.950, 24_000, "not shown (one seed gives no confidence interval; compare_methods.py now runs three)"),
-    (0.930, 24_000, "**not met**"),     # 2.5 points behind
-    (0.955, 30_000, "**not met**"),     # ahead, but 0.40x LoRA's parameters
-])
+@pytest.mark.parametrize(
+    "accuracy, params, verdict",
+    [
+        (
+            0.950,
+            24_000,
+            "not shown (one seed gives no confidence interval; compare_methods.py now runs three)",
+        ),
+        (0.930, 24_000, "**not met**"),  # 2.5 points behind
+        (0.955, 30_000, "**not met**"),  # ahead, but 0.40x LoRA's parameters
+    ],
+)
 def test_compare_report_judges_the_aim(accuracy, params, verdict):
     """The single-seed report: a point estimate inside the margin is no evidence (no interval)."""
     rows = [_row("lora", 0.955, 74_498), _row("loretta_rep", accuracy, params, lr=3e-3)]
@@ -53,20 +68,30 @@ def test_compare_report_judges_the_aim(accuracy, params, verdict):
 def test_search_variants_are_matched_to_the_recipe_they_repeat():
     options = compare_methods.METHOD_OPTIONS["loretta_rep"]
     row = _row("loretta_rep", 0.95, 22_754, lr=compare_methods.LEARNING_RATES["loretta_rep"])
-    same = dict(method="loretta_rep", steps=1000, learning_rate=row["learning_rate"], options=dict(options))
+    same = dict(
+        method="loretta_rep", steps=1000, learning_rate=row["learning_rate"], options=dict(options)
+    )
     assert compare_methods._same_recipe(same, row)
     assert not compare_methods._same_recipe({**same, "learning_rate": 5e-3}, row)
     assert not compare_methods._same_recipe({**same, "options": {**options, "bottleneck": 8}}, row)
 
 
 def _steps(rep, adp):
-    return {m: {"time_vs_lora": t} for m, t in (("lora", 1.0), ("loretta_rep", rep), ("loretta_adp", adp), ("norms", 0.98))}
+    return {
+        m: {"time_vs_lora": t}
+        for m, t in (("lora", 1.0), ("loretta_rep", rep), ("loretta_adp", adp), ("norms", 0.98))
+    }
 
 
 def test_results_say_by_how_much_an_aim_is_missed():
-    widgets = [dict(widget="budget", seconds=0.25, aim=0.2, met=False), dict(widget="rank", seconds=0.3, aim=1.0, met=True)]
+    widgets = [
+        dict(widget="budget", seconds=0.25, aim=0.2, met=False),
+        dict(widget="rank", seconds=0.3, aim=1.0, met=True),
+    ]
     notes = run_all._why_missed(_steps(1.07, 1.15), {"widget_latency": widgets})
-    assert "loretta_rep missed its step-time aim by 7%" in notes[0] and "What would fix it" in notes[0]
+    assert (
+        "loretta_rep missed its step-time aim by 7%" in notes[0] and "What would fix it" in notes[0]
+    )
     assert "loretta_adp missed its step-time aim by 10%" in notes[1]  # 1.15 against 1.05
     assert "budget 0.25 s vs 0.2 s" in notes[2] and "rank" not in notes[2]
     assert run_all._why_missed(_steps(0.99, 1.05), {"widget_latency": widgets[1:]}) == []
@@ -76,17 +101,32 @@ def test_committed_reports_are_what_the_scripts_make_of_their_committed_numbers(
     """RESULTS.md and compare_methods.md are generated, never edited by hand: re-rendering the saved
     measurements (what `run_all.py --rewrite` and `compare_methods.py --rewrite` do) gives them back."""
     saved = json.loads((BENCHMARKS / "results.json").read_text())
-    assert run_all.render(saved["raw"], saved["measured"], saved["machine"]) == (BENCHMARKS / "RESULTS.md").read_text()
-    saved = json.loads((BENCHMARKS.parent / "data" / "results" / "compare_methods.json").read_text())
+    assert (
+        run_all.render(saved["raw"], saved["measured"], saved["machine"])
+        == (BENCHMARKS / "RESULTS.md").read_text()
+    )
+    saved = json.loads(
+        (BENCHMARKS.parent / "data" / "results" / "compare_methods.json").read_text()
+    )
     assert compare_methods.render(saved) == (BENCHMARKS / "compare_methods.md").read_text()
 
 
 def _sweep_rows(rep: float, adp: float) -> list[dict]:
-    common = dict(layers=2, memory_vs_lora=1.02, storage_vs_lora=0.2, params=9e6, seconds=0.5,
-                  peak_mb=900.0, trainable=12_345, stored_bytes=49_380)
-    rows = [dict(hidden=h, method=m, time_vs_lora=t, **common)
-            for h in (512, 2048) for m, t in (("lora", 1.0), ("loretta_rep", rep),
-                                                ("loretta_adp", adp), ("norms", 1.03))]
+    common = dict(
+        layers=2,
+        memory_vs_lora=1.02,
+        storage_vs_lora=0.2,
+        params=9e6,
+        seconds=0.5,
+        peak_mb=900.0,
+        trainable=12_345,
+        stored_bytes=49_380,
+    )
+    rows = [
+        dict(hidden=h, method=m, time_vs_lora=t, **common)
+        for h in (512, 2048)
+        for m, t in (("lora", 1.0), ("loretta_rep", rep), ("loretta_adp", adp), ("norms", 1.03))
+    ]
     return rows + [dict(hidden=4096, layers=2, method="full", error="does not fit")]
 
 

@@ -67,8 +67,12 @@ def test_demo_slider_drives_text_and_figure(lab_page):
     move_slider(slider, "ArrowRight", times=2)
     wait_for_value(lambda: readout(slider), "4", "the slider readout", page=lab)
     wait_for_value(lambda: text_of(html), params_text(4), "the params text", page=lab)
-    after_keys = wait_until(one_new_figure(figure), "the figure was not redrawn", page=lab,
-                            describe=lambda: f"{len(images(lab))} figure(s)")
+    after_keys = wait_until(
+        one_new_figure(figure),
+        "the figure was not redrawn",
+        page=lab,
+        describe=lambda: f"{len(images(lab))} figure(s)",
+    )
     lab.assert_no_errors("after-keys")
     lab.screenshot("after-keys", around=slider)
 
@@ -76,8 +80,12 @@ def test_demo_slider_drives_text_and_figure(lab_page):
     drag_slider(slider, 1.0)
     wait_for_value(lambda: readout(slider), "8", "the slider readout (mouse drag)", page=lab)
     wait_for_value(lambda: text_of(html), params_text(8), "the params text (mouse drag)", page=lab)
-    wait_until(one_new_figure(after_keys), "the figure was not redrawn (mouse drag)", page=lab,
-               describe=lambda: f"{len(images(lab))} figure(s)")
+    wait_until(
+        one_new_figure(after_keys),
+        "the figure was not redrawn (mouse drag)",
+        page=lab,
+        describe=lambda: f"{len(images(lab))} figure(s)",
+    )
     lab.assert_no_errors("after-move")
     lab.screenshot("after-move", around=slider)
 
@@ -98,8 +106,9 @@ def broken_demo(where: str) -> dict:
         anchor, indent = "        out.clear_output(wait=True)\n", "        "
     else:
         anchor, indent = "    r = rank.value\n", "    "
-    patched = source.replace(anchor, f"{anchor}{indent}if change is not None:\n"
-                                     f"{indent}    {BROKEN}\n")
+    patched = source.replace(
+        anchor, f"{anchor}{indent}if change is not None:\n{indent}    {BROKEN}\n"
+    )
     assert patched != source, "the demo notebook changed: update broken_demo()"
     ui["source"] = patched.splitlines(keepends=True)
     return nb
@@ -131,15 +140,18 @@ def test_harness_notices_a_silent_failure(lab_page, lab_server):
     move_slider(slider, "ArrowRight")
     wait_for_value(lambda: readout(slider), "3", "the slider readout", page=lab)
     with pytest.raises(AssertionError, match="the params text did not change"):
-        wait_for_change(lambda: text_of(html), params_text(2), "the params text", timeout=4,
-                        page=lab)
+        wait_for_change(
+            lambda: text_of(html), params_text(2), "the params text", timeout=4, page=lab
+        )
 
 
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_in_browser(request, name):
     if not (NOTEBOOKS / name).exists():
-        pytest.skip(f"notebooks/{name} does not exist yet (written in parallel); "
-                    "this test runs it in the browser once it does")
+        pytest.skip(
+            f"notebooks/{name} does not exist yet (written in parallel); "
+            "this test runs it in the browser once it does"
+        )
     lab = request.getfixturevalue("lab_page").open(f"notebooks/{name}").run_all(timeout=240)
     lab.assert_no_errors("after-run")
     lab.screenshot("after-run")
@@ -154,10 +166,16 @@ def test_plotly_chart_renders_and_hover_shows_the_numbers(lab_page):
     lab = lab_page.open(PLOTLY_DEMO).run_all(timeout=120)
     lab.assert_no_errors("after-run")
     charts = plotly_charts(lab)
-    wait_until(lambda: charts.count() == 1, "the plotly chart was not drawn", page=lab,
-               describe=lambda: f"{charts.count()} chart(s)")
+    wait_until(
+        lambda: charts.count() == 1,
+        "the plotly chart was not drawn",
+        page=lab,
+        describe=lambda: f"{charts.count()} chart(s)",
+    )
     chart = charts.first
-    assert chart.locator(".main-svg").count() >= 1, "the chart has no SVG: plotly.js did not draw it"
+    assert chart.locator(".main-svg").count() >= 1, (
+        "the chart has no SVG: plotly.js did not draw it"
+    )
     shown = hover_texts(chart)
     assert len(shown) == 12, f"10 paper points and 2 runs, found {len(shown)} markers"
     lora = [t for t in shown if t.startswith("lora")]

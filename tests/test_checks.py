@@ -607,6 +607,8 @@ def test_in_a_notebook_the_time_limit_stops_an_endless_loop():
     NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=False).execute()
     text = _text(nb.cells[2])
     # the first case hits the limit; the other four are not run (the function would hang again)
-    assert "FAIL  tt_svd: 0/5 checks passed" in text and text.count("did not finish within 0.5 s") == 1
+    assert (
+        "FAIL  tt_svd: 0/5 checks passed" in text and text.count("did not finish within 0.5 s") == 1
+    )
     assert text.count("not run: an earlier case did not finish in time") == 4
     assert "kernel alive 2" in _text(nb.cells[3])

@@ -149,7 +149,9 @@ def test_the_multi_seed_report_and_the_legacy_one_render():
     assert [r["method"] for r in rows] == ["lora", "loretta_rep"] and rows[1][
         "test_accuracy"
     ] == pytest.approx(0.945)
-    legacy = json.loads((BENCHMARKS.parent / "data" / "results" / "compare_methods.json").read_text())
+    legacy = json.loads(
+        (BENCHMARKS.parent / "data" / "results" / "compare_methods.json").read_text()
+    )
     if "rows" in legacy and "records" not in legacy:
         assert "| method | test accuracy |" in cm.render(legacy)
 

@@ -168,7 +168,7 @@ def test_a_mixed_task_tokenizes_singles_and_pairs():
     task = lx.experiments.mixed_task(["sentiment", "paraphrase"])
     _, tok = lx.load_encoder()
     rows = task.train.head(40)
-    features = lx.data.tokenize_task(rows, tok, 64)
+    features = lx.batching.tokenize_task(rows, tok, 64)
     for row, f in zip(rows.rows, features):
         assert f["input_ids"].count(tok.sep_token_id) == (1 if row["text_pair"] is None else 2)
     assert {r["task"] for r in rows.rows} == {"sentiment", "paraphrase"}

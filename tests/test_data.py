@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from loretta_explore import batching as lxb
 from loretta_explore import data as lxd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +64,8 @@ def test_columns_follow_glue():
     assert (para.num_labels, para.metric) == (2, "f1")
     assert (sent.name, sent.split) == ("sentiment", "validation")
     assert [sent[i]["idx"] for i in range(5)] == list(range(5))
-    assert lxd.task_text_columns(sent) == ("sentence",)
-    assert lxd.task_text_columns("mrpc") == ("sentence1", "sentence2")
+    assert lxb.task_text_columns(sent) == ("sentence",)
+    assert lxb.task_text_columns("mrpc") == ("sentence1", "sentence2")
 
 
 def test_no_sentence_shared_between_splits():
@@ -162,7 +163,7 @@ def test_data_module_imports_no_ui():
 
 def test_loader_shapes_single_sentence(tokenizer):
     task = lxd.load_task("sentiment", "validation")
-    loader = lxd.make_loader(task, tokenizer, batch_size=8, max_length=32)
+    loader = lxb.make_loader(task, tokenizer, batch_size=8, max_length=32)
     assert len(loader) == -(-len(task) // 8)
     batch = next(iter(loader))
     ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -176,7 +177,7 @@ def test_loader_shapes_single_sentence(tokenizer):
 
 def test_loader_pairs_carry_segments(tokenizer):
     task = lxd.load_task("paraphrase", "validation")
-    batch = next(iter(lxd.make_loader(task, tokenizer, batch_size=4)))
+    batch = next(iter(lxb.make_loader(task, tokenizer, batch_size=4)))
     assert batch["input_ids"].shape[0] == 4
     assert batch["token_type_ids"].shape == batch["input_ids"].shape
     assert (batch["token_type_ids"].max(1).values == 1).all()  # sentence2 is segment 1
@@ -186,16 +187,16 @@ def test_loader_pairs_carry_segments(tokenizer):
 def test_loader_shuffle_is_seeded(tokenizer):
     task = lxd.load_task("sentiment", "validation")
     first = [
-        next(iter(lxd.make_loader(task, tokenizer, 16, shuffle=True, seed=s)))["labels"]
+        next(iter(lxb.make_loader(task, tokenizer, 16, shuffle=True, seed=s)))["labels"]
         for s in (3, 3, 4)
     ]
     assert torch.equal(first[0], first[1])
-    unshuffled = next(iter(lxd.make_loader(task, tokenizer, 16)))["labels"]
+    unshuffled = next(iter(lxb.make_loader(task, tokenizer, 16)))["labels"]
     assert unshuffled.tolist() == task.column("label")[:16]
 
 
 def test_corpus_loader_masks_padding(tokenizer):
-    batch = next(iter(lxd.corpus_loader(tokenizer, "validation", batch_size=6, max_length=48)))
+    batch = next(iter(lxb.corpus_loader(tokenizer, "validation", batch_size=6, max_length=48)))
     ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     assert ids.shape == labels.shape == mask.shape and ids.shape[0] == 6
     assert torch.equal(labels[mask == 1], ids[mask == 1])
@@ -204,7 +205,7 @@ def test_corpus_loader_masks_padding(tokenizer):
 
 def test_collate_per_token_labels_padding():
     feats = [{"input_ids": [5, 6, 7], "labels": [5, 6, 7]}, {"input_ids": [8], "labels": [8]}]
-    batch = lxd.collate(feats, pad_token_id=9)
+    batch = lxb.collate(feats, pad_token_id=9)
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 9, 9]]
     assert batch["labels"].tolist() == [[5, 6, 7], [8, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
@@ -249,7 +250,7 @@ def test_glue_is_wrapped_in_the_same_class(fake_glue, tokenizer):
     assert task.columns == ("sentence1", "sentence2", "label", "idx")
     assert task.label_names == ["not_equivalent", "equivalent"] and task.num_labels == 2
     assert task.metric == "f1" and task[1]["label"] == 0 and task[-1]["idx"] == 2
-    batch = next(iter(lxd.make_loader(task, tokenizer, batch_size=3)))
+    batch = next(iter(lxb.make_loader(task, tokenizer, batch_size=3)))
     assert batch["input_ids"].shape[0] == 3 and batch["labels"].tolist() == [1, 0, 1]
 
 

@@ -24,8 +24,6 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 
 #: The anchors every citation may use (docs/method.md), in the document's order.

@@ -36,8 +36,10 @@ def test_encoder_dir_variable_loads_a_copy_in_float32(tmp_path, monkeypatch, enc
     source = M.encoder_path()
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
         (tmp_path / name).write_bytes((source / name).read_bytes())
-    save_file({k: v.half() for k, v in load_file(source / "model.safetensors").items()},
-              tmp_path / "model.safetensors")
+    save_file(
+        {k: v.half() for k, v in load_file(source / "model.safetensors").items()},
+        tmp_path / "model.safetensors",
+    )
     monkeypatch.setenv("LORETTA_ENCODER_DIR", str(tmp_path))
     assert M.encoder_path() == tmp_path
     copy, _ = M.load_encoder(num_labels=3)
@@ -57,8 +59,9 @@ def test_load_encoder_shapes_params_and_forward(encoder):
     backbone = sum(p.numel() for p in model.bert.parameters())
     assert 22_500_000 < backbone < 22_900_000  # 22,713,216 with the pooler
     assert tuple(model.classifier.weight.shape) == (3, 384)
-    batch = tokenizer(["a wonderful film", "dull and far too long"], padding=True,
-                      return_tensors="pt")
+    batch = tokenizer(
+        ["a wonderful film", "dull and far too long"], padding=True, return_tensors="pt"
+    )
     with torch.no_grad():
         assert model.eval()(**batch).logits.shape == (2, 3)
 
@@ -69,7 +72,9 @@ def test_load_encoder_is_deterministic_in_seed(encoder):
     c, _ = M.load_encoder(num_labels=3, seed=1)
     assert torch.equal(a.classifier.weight, b.classifier.weight)
     assert not torch.equal(a.classifier.weight, c.classifier.weight)
-    assert torch.equal(a.bert.pooler.dense.weight, c.bert.pooler.dense.weight)  # from the checkpoint
+    assert torch.equal(
+        a.bert.pooler.dense.weight, c.bert.pooler.dense.weight
+    )  # from the checkpoint
 
 
 def test_load_encoder_leaves_global_rng_alone():
@@ -164,9 +169,16 @@ def test_load_model_round_trips_local_folders(tmp_path):
     with torch.no_grad():
         assert torch.allclose(loaded.eval()(ids).logits, model(ids).logits)
     torch.manual_seed(0)
-    bert = BertForSequenceClassification(BertConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=2))
+    bert = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=99,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=2,
+        )
+    )
     bert.save_pretrained(tmp_path / "enc")
     loaded, no_tok = M.load_model(tmp_path / "enc", num_labels=2)
     assert no_tok is None and torch.equal(loaded.classifier.weight, bert.classifier.weight)
@@ -179,5 +191,10 @@ def test_hub_names_offline_give_a_clear_error():
 
 def test_model_family():
     assert [M.model_family(t) for t in ("roberta", "deberta-v2", "mistral", "gpt2", "t5")] == [
-        "bert", "bert", "llama", "gpt2", "t5"]
+        "bert",
+        "bert",
+        "llama",
+        "gpt2",
+        "t5",
+    ]
     assert M.model_family("llama-2-70b") == "llama"

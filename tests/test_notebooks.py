@@ -30,8 +30,15 @@ import sync_notebooks  # noqa: E402  (the setup cell's generator)
 
 NOTEBOOKS = REPO / "notebooks"
 EXPECTED_LESSONS = [
-    "00_quickstart", "01_tensor_train_basics", "02_tensorizing_weights", "03_rank_selection",
-    "04_parameter_budget", "05_loretta_adp", "06_loretta_rep", "07_compare_methods", "08_scaling_up",
+    "00_quickstart",
+    "01_tensor_train_basics",
+    "02_tensorizing_weights",
+    "03_rank_selection",
+    "04_parameter_budget",
+    "05_loretta_adp",
+    "06_loretta_rep",
+    "07_compare_methods",
+    "08_scaling_up",
 ]
 CELL_TIMEOUT = 300  # seconds per cell
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -58,6 +65,7 @@ def code_cells(nb) -> list:
 # Hygiene
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_nine_lessons_exist():
     found = [p.stem for p in lessons()]
     assert found == EXPECTED_LESSONS, f"expected the lessons {EXPECTED_LESSONS}, found {found}"
@@ -65,15 +73,22 @@ def test_the_nine_lessons_exist():
 
 def dirty_cells(nb) -> list[int]:
     """Indices of code cells that carry outputs or an execution count."""
-    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-            and (c.get("outputs") or c.get("execution_count") is not None)]
+    return [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
 
 
 def test_the_output_check_catches_outputs():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("1 + 1")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("1 + 1")]
+    )
     assert dirty_cells(nb) == []
     nb.cells[1].execution_count = 1
-    nb.cells[1].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)
+    ]
     assert dirty_cells(nb) == [1]
 
 
@@ -82,23 +97,32 @@ def test_committed_without_outputs_and_with_kernelspec(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     dirty = dirty_cells(nb)
-    assert not dirty, (f"{rel(path)}: code cells {dirty} have outputs or execution counts; clear them before "
-                       "committing (JupyterLab: Edit > Clear Outputs of All Cells, or "
-                       "`jupyter nbconvert --clear-output --inplace`)")
+    assert not dirty, (
+        f"{rel(path)}: code cells {dirty} have outputs or execution counts; clear them before "
+        "committing (JupyterLab: Edit > Clear Outputs of All Cells, or "
+        "`jupyter nbconvert --clear-output --inplace`)"
+    )
     spec = nb.metadata.get("kernelspec", {})
-    assert {k: spec.get(k) for k in KERNELSPEC} == KERNELSPEC, f"{rel(path)}: kernelspec is {spec}, expected {KERNELSPEC}"
-    assert nb.metadata.get("language_info", {}).get("name") == "python", f"{rel(path)}: language_info missing"
+    assert {k: spec.get(k) for k in KERNELSPEC} == KERNELSPEC, (
+        f"{rel(path)}: kernelspec is {spec}, expected {KERNELSPEC}"
+    )
+    assert nb.metadata.get("language_info", {}).get("name") == "python", (
+        f"{rel(path)}: language_info missing"
+    )
 
 
 @pytest.mark.parametrize("path", lessons(), ids=rel)
 def test_lesson_structure(path):
     nb = nbformat.read(path, as_version=4)
     first_md = next(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert "learning goals" in first_md.lower(), f"{rel(path)}: the first markdown cell should state the learning goals"
+    assert "learning goals" in first_md.lower(), (
+        f"{rel(path)}: the first markdown cell should state the learning goals"
+    )
     tail = "\n".join(c.source for c in nb.cells[-3:] if c.cell_type == "markdown")
     assert "## Summary" in tail, f"{rel(path)}: a lesson ends with a '## Summary' section"
-    assert any("**Try this.**" in c.source for c in nb.cells if c.cell_type == "markdown"), \
+    assert any("**Try this.**" in c.source for c in nb.cells if c.cell_type == "markdown"), (
         f"{rel(path)}: no 'Try this' prompt"
+    )
 
 
 @pytest.mark.parametrize("path", sync_notebooks.notebook_paths(), ids=rel)
@@ -107,18 +131,21 @@ def test_first_cell_is_the_generated_setup_cell(path):
     what it does in JupyterLab, a fresh kernel and Colab)."""
     url, branch = sync_notebooks.read_settings()
     nb = nbformat.read(path, as_version=4)
-    assert code_cells(nb)[0].source == sync_notebooks.setup_cell(url).rstrip("\n"), \
+    assert code_cells(nb)[0].source == sync_notebooks.setup_cell(url).rstrip("\n"), (
         f"{rel(path)}: the first code cell is not the current setup cell: run `make notebooks`"
+    )
     header = next(c.source for c in nb.cells if c.cell_type == "markdown").splitlines()[0]
-    assert header == sync_notebooks.header_line(url, rel(path), branch), \
+    assert header == sync_notebooks.header_line(url, rel(path), branch), (
         f"{rel(path)}: the first Markdown line is not the current Open-in-Colab line: run `make notebooks`"
+    )
 
 
 @pytest.mark.parametrize("path", lessons(), ids=rel)
 def test_lesson_setup_reads_quick(path):
     second = code_cells(nbformat.read(path, as_version=4))[1].source
-    assert 'os.environ.get("LORETTA_QUICK", "0") == "1"' in second, \
+    assert 'os.environ.get("LORETTA_QUICK", "0") == "1"' in second, (
         f"{rel(path)}: the code cell after the setup cell must read QUICK"
+    )
     assert "pip install" not in second, f"{rel(path)}: only the generated setup cell installs"
 
 
@@ -129,16 +156,24 @@ def test_lessons_use_only_the_public_api(path):
         for line in cell.source.splitlines():
             if line.lstrip().startswith("%pip"):
                 continue
-            private = re.search(r"loretta_explore\.(?!plots\b|widgets\b)\w+|\blx\._[a-zA-Z]\w*|from loretta_explore\b", line)
-            assert not private, (f"{rel(path)}, code cell {i}: {line.strip()!r}: lessons import only the public "
-                                 "API (`import loretta_explore as lx`, `lx.plots`, `lx.widgets`)")
-            assert "set_backend" not in line, (f"{rel(path)}, code cell {i}: use `with tl.backend_context(...)`, "
-                                               "never a global tl.set_backend")
+            private = re.search(
+                r"loretta_explore\.(?!plots\b|widgets\b)\w+|\blx\._[a-zA-Z]\w*|from loretta_explore\b",
+                line,
+            )
+            assert not private, (
+                f"{rel(path)}, code cell {i}: {line.strip()!r}: lessons import only the public "
+                "API (`import loretta_explore as lx`, `lx.plots`, `lx.widgets`)"
+            )
+            assert "set_backend" not in line, (
+                f"{rel(path)}, code cell {i}: use `with tl.backend_context(...)`, "
+                "never a global tl.set_backend"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
 # Execution
 # ---------------------------------------------------------------------------------------------
+
 
 def _failure(nb, path: Path) -> str | None:
     """The first error output (or traceback on stderr) with its cell's source, or None."""
@@ -147,13 +182,20 @@ def _failure(nb, path: Path) -> str | None:
             continue
         for out in cell.get("outputs", []):
             if out.output_type == "error":
-                trace = ANSI.sub("", "\n".join(out.get("traceback", []))) or f"{out.ename}: {out.evalue}"
-            elif out.output_type == "stream" and "Traceback (most recent call last)" in out.get("text", ""):
+                trace = (
+                    ANSI.sub("", "\n".join(out.get("traceback", [])))
+                    or f"{out.ename}: {out.evalue}"
+                )
+            elif out.output_type == "stream" and "Traceback (most recent call last)" in out.get(
+                "text", ""
+            ):
                 trace = ANSI.sub("", out.text)
             else:
                 continue
-            return (f"{rel(path)}: cell {i} failed\n----- source -----\n{cell.source}\n"
-                    f"----- traceback -----\n{trace}")
+            return (
+                f"{rel(path)}: cell {i} failed\n----- source -----\n{cell.source}\n"
+                f"----- traceback -----\n{trace}"
+            )
     return None
 
 
@@ -180,8 +222,12 @@ def test_lesson_runs_top_to_bottom(path, test_mode, record_property):
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)  # a copy in memory: outputs never reach the repository
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     start = time.perf_counter()
     try:
         client.execute()  # stops at the first failing cell; its error output stays in `nb`

@@ -32,17 +32,36 @@ def tasks(family: str) -> list[str]:
 GRID: dict[str, list[dict]] = {
     "full": [{}],
     "lora": [{}, {"r": 4}, {"lora_rank": 2, "train_classifier": False}],
-    "adapters": [{"bottleneck": 8}, {"adapter_bottleneck": 4, "adapter_bias": True, "train_norms": False},
-                 {"bottleneck": 6, "head": "dense"}],
+    "adapters": [
+        {"bottleneck": 8},
+        {"adapter_bottleneck": 4, "adapter_bias": True, "train_norms": False},
+        {"bottleneck": 6, "head": "dense"},
+    ],
     "prefix": [{}, {"prefix_tokens": 3}, {"num_virtual_tokens": 2}],
     "ia3": [{}],
     "bitfit": [{}, {"head": "dense", "train_norms": True}],
-    "loretta_adp": [{"bottleneck": 8, "tt_rank": 3}, {"bottleneck": 4, "tt_rank": 2, "head": "dense"},
-                    {"bottleneck": 8, "tt_rank": 2, "train_norms": False, "init": "identity",
-                     "tt_shapes": "auto"}],
-    "loretta_rep": [{"bottleneck": 4, "tt_rank": 3}, {"bottleneck": 4, "tt_rank": 2, "head": "frozen",
-                                                      "train_classifier": True, "scale_by": "tt_rank"},
-                    {"bottleneck": 2, "tt_rank": 2, "init": "compensated", "head": "dense"}],
+    "loretta_adp": [
+        {"bottleneck": 8, "tt_rank": 3},
+        {"bottleneck": 4, "tt_rank": 2, "head": "dense"},
+        {
+            "bottleneck": 8,
+            "tt_rank": 2,
+            "train_norms": False,
+            "init": "identity",
+            "tt_shapes": "auto",
+        },
+    ],
+    "loretta_rep": [
+        {"bottleneck": 4, "tt_rank": 3},
+        {
+            "bottleneck": 4,
+            "tt_rank": 2,
+            "head": "frozen",
+            "train_classifier": True,
+            "scale_by": "tt_rank",
+        },
+        {"bottleneck": 2, "tt_rank": 2, "init": "compensated", "head": "dense"},
+    ],
     "probe": [{}],
     "norms": [{}],
 }
@@ -54,8 +73,13 @@ def _prefix_unsupported(model) -> bool:
     return True
 
 
-CASES = [(f, t, m, i) for f in FAMILIES for t in tasks(f) for m, grid in GRID.items()
-         for i in range(len(grid))]
+CASES = [
+    (f, t, m, i)
+    for f in FAMILIES
+    for t in tasks(f)
+    for m, grid in GRID.items()
+    for i in range(len(grid))
+]
 
 
 def test_every_registered_family_has_a_tiny_config_and_back():
@@ -74,8 +98,9 @@ def test_module_table_is_the_model(family):
             assert any(lx.methods.matches_name(n, pattern) for n in names), (family, pattern)
 
 
-@pytest.mark.parametrize("family, task, method, index", CASES,
-                         ids=[f"{f}-{t[:3]}-{m}-{i}" for f, t, m, i in CASES])
+@pytest.mark.parametrize(
+    "family, task, method, index", CASES, ids=[f"{f}-{t[:3]}-{m}-{i}" for f, t, m, i in CASES]
+)
 def test_count_equals_what_prepare_trains(family, task, method, index):
     hp = GRID[method][index]
     model = tiny_model(family, task=task)
@@ -95,17 +120,31 @@ def test_count_equals_what_prepare_trains(family, task, method, index):
 
 
 BAD = [
-    ("loretta_rep", {"tt_rank": 0}), ("loretta_adp", {"bottleneck": 0}), ("lora", {"r": 0}),
-    ("lora", {"r": True}), ("loretta_rep", {"target_modules": []}), ("lora", {"target_modules": []}),
-    ("adapters", {"target_modules": {"query": "inside"}}), ("loretta_adp", {"head": "pooled"}),
-    ("lora", {"head": "tensorized"}), ("lora", {"tt_rank": 3}), ("ia3", {"r": 8}),
-    ("loretta_rep", {"train_norms": "yes"}), ("loretta_rep", {"dropout": 1.5}),
-    ("loretta_rep", {"init": "identity"}), ("loretta_adp", {"init": "compensated"}),
-    ("loretta_rep", {"scale_by": "width"}), ("prefix", {"prefix_tokens": -1}),
+    ("loretta_rep", {"tt_rank": 0}),
+    ("loretta_adp", {"bottleneck": 0}),
+    ("lora", {"r": 0}),
+    ("lora", {"r": True}),
+    ("loretta_rep", {"target_modules": []}),
+    ("lora", {"target_modules": []}),
+    ("adapters", {"target_modules": {"query": "inside"}}),
+    ("loretta_adp", {"head": "pooled"}),
+    ("lora", {"head": "tensorized"}),
+    ("lora", {"tt_rank": 3}),
+    ("ia3", {"r": 8}),
+    ("loretta_rep", {"train_norms": "yes"}),
+    ("loretta_rep", {"dropout": 1.5}),
+    ("loretta_rep", {"init": "identity"}),
+    ("loretta_adp", {"init": "compensated"}),
+    ("loretta_rep", {"scale_by": "width"}),
+    ("prefix", {"prefix_tokens": -1}),
     ("loretta_rep", {"target_modules": ["nothing_like_this"]}),
-    ("lora", {"target_modules": ["nothing_like_this"]}), ("adapters", {"bottleneck": 5000}),
-    ("loretta_rep", {"bottleneck": 5000}), ("lora", {"r": 5000}), ("loretta_adp", {"tt_shapes": 3}),
-    ("bitfit", {"train_classifier": 1}), ("dora", {}),
+    ("lora", {"target_modules": ["nothing_like_this"]}),
+    ("adapters", {"bottleneck": 5000}),
+    ("loretta_rep", {"bottleneck": 5000}),
+    ("lora", {"r": 5000}),
+    ("loretta_adp", {"tt_shapes": 3}),
+    ("bitfit", {"train_classifier": 1}),
+    ("dora", {}),
 ]
 
 
@@ -121,7 +160,9 @@ def test_bad_values_raise_the_same_error_on_both_paths(method, hp):
     assert first(counted) == first(prepared)
     after = dict(model.named_parameters())
     assert set(after) == set(before), "a failed prepare changed the model's modules"
-    assert all(torch.equal(after[n], v) and after[n].requires_grad == g for n, (v, g) in before.items())
+    assert all(
+        torch.equal(after[n], v) and after[n].requires_grad == g for n, (v, g) in before.items()
+    )
 
 
 @pytest.mark.parametrize("method", ["bitfit", "adapters", "norms", "probe", "lora", "ia3"])
@@ -132,7 +173,9 @@ def test_llama_classifier_head_is_score(method):
     prepared = lx.prepare(model, method, **hp)
     trained = [n for n, p in prepared.named_parameters() if p.requires_grad]
     assert any("score" in n for n in trained)
-    assert trainable_parameters(prepared) == lx.count_trainable(model.config, method, task=SEQ, **hp)
+    assert trainable_parameters(prepared) == lx.count_trainable(
+        model.config, method, task=SEQ, **hp
+    )
 
 
 def test_registry_case_count():

@@ -8,13 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import loretta_explore as lx
-from loretta_explore.tensorize import (
-    PAPER_SHAPES,
+from loretta_explore.tensorize import PAPER_SHAPES, paper_shape, resolve_shape, suggest_ttm_modes
+from loretta_explore.weight_layouts import (
     matrix_to_tensor,
     matrix_to_ttm_tensor,
-    paper_shape,
-    resolve_shape,
-    suggest_ttm_modes,
     tensor_to_matrix,
     ttm_tensor_to_matrix,
 )

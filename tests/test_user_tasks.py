@@ -208,12 +208,12 @@ def _task(labels, spec=None):
 
 def test_string_labels_are_mapped_or_clearly_refused(encoder):
     _, tok = encoder
-    batch = next(iter(lxd.make_loader(_task(["positive", "negative"]), tok, 2)))
+    batch = next(iter(lx.make_loader(_task(["positive", "negative"]), tok, 2)))
     assert batch["labels"].tolist() == [1, 0]  # the task's label_names order
     with pytest.raises(
         ValueError, match=r"row 1: the label 'great' .* label names \['negative', 'positive'\]"
     ):
-        lxd.tokenize_task(_task(["positive", "great"]), tok)
+        lx.batching.tokenize_task(_task(["positive", "great"]), tok)
 
 
 def test_labels_outside_the_head_fail_before_training(encoder):

@@ -33,8 +33,9 @@ def internal_imports(path: Path, name: str, modules: set[str]) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    typing_only = {id(n) for node in ast.walk(tree) if _is_type_checking(node)
-                   for n in ast.walk(node)}
+    typing_only = {
+        id(n) for node in ast.walk(tree) if _is_type_checking(node) for n in ast.walk(node)
+    }
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
@@ -62,7 +63,8 @@ def _is_type_checking(node: ast.AST) -> bool:
     """``if TYPE_CHECKING:`` blocks never run: their imports are for type checkers only."""
     return isinstance(node, ast.If) and (
         (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+    )
 
 
 def graph(root: Path) -> dict[str, set[str]]:

@@ -15,8 +15,11 @@ TEST = Path(__file__).resolve().parent.parent / "tests" / "test_hostile_inputs.p
 def main(report: str) -> int:
     fixed = set(re.findall(r"remove '([^']+)' from KNOWN_FAILING", Path(report).read_text()))
     lines = TEST.read_text().splitlines(keepends=True)
-    kept = [ln for ln in lines if not any(re.fullmatch(rf'\s*"{re.escape(i)}",\s*(#.*)?\n?', ln)
-                                           for i in fixed)]
+    kept = [
+        ln
+        for ln in lines
+        if not any(re.fullmatch(rf'\s*"{re.escape(i)}",\s*(#.*)?\n?', ln) for i in fixed)
+    ]
     TEST.write_text("".join(kept))
     print(f"removed {len(lines) - len(kept)} of {len(fixed)} fixed ids")
     return 0

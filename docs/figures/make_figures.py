@@ -45,8 +45,16 @@ def main() -> None:
 
     # 3. how well TT-SVD compresses a pretrained weight vs a random one of the same size and scale
     random = torch.randn_like(ffn) * ffn.std()
-    save(plots.error_vs_rank({"pretrained MiniLM FFN weight (384 x 1536)": ffn,
-                              "Gaussian, same size and std": random}, ranks=[1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128]), "error_vs_rank.png")
+    save(
+        plots.error_vs_rank(
+            {
+                "pretrained MiniLM FFN weight (384 x 1536)": ffn,
+                "Gaussian, same size and std": random,
+            },
+            ranks=[1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128],
+        ),
+        "error_vs_rank.png",
+    )
 
     # 4. trainable parameters on LLaMA-2-7B, the paper's printed figures marked
     save(plots.budget_bars("llama-2-7b"), "budget_bars_llama-2-7b.png")

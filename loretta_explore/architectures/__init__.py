@@ -25,12 +25,23 @@ from .decoders import DECODERS
 from .encoders import ENCODERS
 
 __all__ = [
-    "ARCHITECTURES", "CAUSAL_LM", "SEQUENCE_CLASSIFICATION", "TASKS", "Architecture",
-    "BaselineDefaults", "ModelSpec", "Site", "architecture", "find_architecture", "known_model_types",
+    "ARCHITECTURES",
+    "CAUSAL_LM",
+    "SEQUENCE_CLASSIFICATION",
+    "TASKS",
+    "Architecture",
+    "BaselineDefaults",
+    "ModelSpec",
+    "Site",
+    "architecture",
+    "find_architecture",
+    "known_model_types",
 ]
 
 #: model_type -> its family's record
-ARCHITECTURES: dict[str, Architecture] = {t: a for a in (*ENCODERS, *DECODERS) for t in a.model_types}
+ARCHITECTURES: dict[str, Architecture] = {
+    t: a for a in (*ENCODERS, *DECODERS) for t in a.model_types
+}
 
 
 def known_model_types() -> list[str]:
@@ -56,5 +67,6 @@ def architecture(model_or_config) -> Architecture:
         raise ValueError(
             f"the kit knows no model family with model_type {_model_type(model_or_config)!r}; known: "
             f"{', '.join(known_model_types())}. To adapt another model, name its layers yourself: "
-            "get_loretta_model(model, LorettaConfig(target_modules=['q_proj', 'v_proj']))")
+            "get_loretta_model(model, LorettaConfig(target_modules=['q_proj', 'v_proj']))"
+        )
     return found

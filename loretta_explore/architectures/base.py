@@ -38,8 +38,9 @@ class BaselineDefaults:
     prefix_tokens: int = 5
 
 
-ENCODER_BASELINES = BaselineDefaults(adapter_bottleneck=8, adapter_bias=True, adapter_norms=True,
-                                     adapter_head="dense")
+ENCODER_BASELINES = BaselineDefaults(
+    adapter_bottleneck=8, adapter_bias=True, adapter_norms=True, adapter_head="dense"
+)
 DECODER_BASELINES = BaselineDefaults()
 
 
@@ -80,8 +81,9 @@ class Site:
         return sum(self.params.values())
 
 
-def linear(name: str, in_features: int, out_features: int, bias: bool = True,
-           kind: str = "linear") -> Site:
+def linear(
+    name: str, in_features: int, out_features: int, bias: bool = True, kind: str = "linear"
+) -> Site:
     return Site(name, kind, in_features, out_features, bias)
 
 

@@ -15,6 +15,16 @@ from .count import count_breakdown, count_trainable, model_spec, tt_params
 from .report import BudgetTable, budget_table, format_table
 
 __all__ = [
-    "METHODS", "PAPER_FIGURES", "PAPER_NOTES", "BudgetTable", "budget_table", "compare_figure",
-    "count_breakdown", "count_trainable", "format_table", "human_bytes", "model_spec", "tt_params",
+    "METHODS",
+    "PAPER_FIGURES",
+    "PAPER_NOTES",
+    "BudgetTable",
+    "budget_table",
+    "compare_figure",
+    "count_breakdown",
+    "count_trainable",
+    "format_table",
+    "human_bytes",
+    "model_spec",
+    "tt_params",
 ]

@@ -73,25 +73,31 @@ def model_spec(model, num_labels: int | None = None, task: str | None = None) ->
         num_labels = M.positive_int("num_labels", num_labels, "num_labels=3")
     if isinstance(model, str):
         if model not in REFERENCE_MODELS:
-            raise ValueError(f"unknown model {model!r}; known reference models: "
-                             f"{', '.join(REFERENCE_MODELS)}. Or pass a transformers config. "
-                             f"Example: {EXAMPLE}")
+            raise ValueError(
+                f"unknown model {model!r}; known reference models: "
+                f"{', '.join(REFERENCE_MODELS)}. Or pass a transformers config. "
+                f"Example: {EXAMPLE}"
+            )
         name, config = model, light_reference_config(model)
     elif _is_config(model):
         config = model
     elif _is_config(getattr(model, "config", None)):
         config, class_name = model.config, type(model).__name__
     else:
-        raise ValueError(f"model must be a reference name ({', '.join(REFERENCE_MODELS)}), a "
-                         f"transformers PretrainedConfig or a model with a .config; got "
-                         f"{type(model).__name__}. Example: {EXAMPLE}")
+        raise ValueError(
+            f"model must be a reference name ({', '.join(REFERENCE_MODELS)}), a "
+            f"transformers PretrainedConfig or a model with a .config; got "
+            f"{type(model).__name__}. Example: {EXAMPLE}"
+        )
     mt = getattr(config, "model_type", None)
     try:
         arch = architecture(config)
     except ValueError:
-        raise ValueError(f"the kit cannot count model_type {mt!r}; it knows "
-                         f"{', '.join(known_model_types())}. Known reference models: "
-                         f"{', '.join(REFERENCE_MODELS)}. Example: {EXAMPLE}") from None
+        raise ValueError(
+            f"the kit cannot count model_type {mt!r}; it knows "
+            f"{', '.join(known_model_types())}. Known reference models: "
+            f"{', '.join(REFERENCE_MODELS)}. Example: {EXAMPLE}"
+        ) from None
     labels = num_labels if num_labels is not None else getattr(config, "num_labels", 2) or 2
     if task is None:
         if "ForSequenceClassification" in class_name:
@@ -103,8 +109,10 @@ def model_spec(model, num_labels: int | None = None, task: str | None = None) ->
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}. Example: task='causal-lm'")
     if task == CAUSAL_LM and not arch.decoder:
-        raise ValueError(f"{mt} is an encoder: the kit counts it with a sequence-classification "
-                         f"head (task='sequence-classification')")
+        raise ValueError(
+            f"{mt} is an encoder: the kit counts it with a sequence-classification "
+            f"head (task='sequence-classification')"
+        )
     sites, kv_width = arch.build(config, task, labels)
     spec_name = name or getattr(config, "_name_or_path", "") or mt
     return ModelSpec(spec_name, config, task, labels, sites, arch, kv_width)
@@ -123,10 +131,14 @@ def tt_params(shape: Sequence[int], rank) -> int:
     if isinstance(rank, (list, tuple)):
         internal = [M.positive_int("a TT rank", r, "tt_params([8, 12, 8, 8], 5)") for r in rank]
         if len(internal) != len(shape) - 1:
-            raise ValueError(f"a {len(shape)}-mode train has {len(shape) - 1} internal ranks, got "
-                             f"{list(rank)}. Example: tt_params({shape}, {[5] * (len(shape) - 1)})")
+            raise ValueError(
+                f"a {len(shape)}-mode train has {len(shape) - 1} internal ranks, got "
+                f"{list(rank)}. Example: tt_params({shape}, {[5] * (len(shape) - 1)})"
+            )
     else:
-        internal = [M.positive_int("TT rank", rank, "tt_params([8, 12, 8, 8], 5)")] * (len(shape) - 1)
+        internal = [M.positive_int("TT rank", rank, "tt_params([8, 12, 8, 8], 5)")] * (
+            len(shape) - 1
+        )
     ranks = [1, *internal, 1]
     return sum(ranks[i] * k * ranks[i + 1] for i, k in enumerate(shape))
 
@@ -174,8 +186,12 @@ def count_loretta(spec: ModelSpec, method: str, hp: dict) -> dict[str, int]:
         total = 0
         for pattern in cfg.targets(spec.architecture):
             for s in _matching(spec, pattern, ("linear", "conv1d"), "loretta_rep"):
-                M.check_fits("loretta_rep", b, min(s.in_features, s.out_features),
-                             f"min(in, out) of {s.name}")
+                M.check_fits(
+                    "loretta_rep",
+                    b,
+                    min(s.in_features, s.out_features),
+                    f"min(in, out) of {s.name}",
+                )
                 total += tt(s.in_features, b) + tt(b, s.out_features)
         parts["tt cores"] = total
     else:  # TTAdapter: TT down (f -> b) + bias b, TT up (b -> f) + bias f
@@ -193,7 +209,9 @@ def count_loretta(spec: ModelSpec, method: str, hp: dict) -> dict[str, int]:
         if spec.head_dense is not None:
             dense = spec.site(spec.head_dense)
             if cfg.head == "tensorized":  # a fresh TTLinear (with bias) replaces the dense layer
-                parts["tensorized head"] = tt(dense.in_features, dense.out_features) + dense.out_features
+                parts["tensorized head"] = (
+                    tt(dense.in_features, dense.out_features) + dense.out_features
+                )
             elif cfg.head == "dense":  # the pretrained dense layer, trained
                 parts["head dense"] = dense.num_params
         if cfg.train_classifier and spec.classifier is not None:
@@ -208,8 +226,13 @@ def count_baseline(spec: ModelSpec, method: str, hp: dict) -> dict[str, int]:
         r, total = hp["r"], 0
         for pattern in hp["target_modules"]:
             for s in _matching(spec, pattern, ("linear", "conv1d", "embedding"), "lora"):
-                M.check_fits("lora", r, min(s.in_features, s.out_features),
-                             f"min(in, out) of {s.name}", what="r")
+                M.check_fits(
+                    "lora",
+                    r,
+                    min(s.in_features, s.out_features),
+                    f"min(in, out) of {s.name}",
+                    what="r",
+                )
                 total += r * (s.in_features + s.out_features)
         parts["lora A, B"] = total
     elif method == "adapters":  # dense down (f x b) and up (b x f), biases if asked

@@ -17,19 +17,42 @@ from .count import count_trainable, loretta_settings, model_spec
 
 __all__ = ["BudgetTable", "budget_table", "dtype_of", "format_table"]
 
-_DTYPES = {"float64": 8, "double": 8, "fp64": 8, "float32": 4, "float": 4, "fp32": 4,
-           "bfloat16": 2, "bf16": 2, "float16": 2, "half": 2, "fp16": 2, "int8": 1, "uint8": 1,
-           "float8_e4m3fn": 1, "float8_e5m2": 1}
+_DTYPES = {
+    "float64": 8,
+    "double": 8,
+    "fp64": 8,
+    "float32": 4,
+    "float": 4,
+    "fp32": 4,
+    "bfloat16": 2,
+    "bf16": 2,
+    "float16": 2,
+    "half": 2,
+    "fp16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+}
 
 
 def dtype_of(dtype) -> tuple[str, int]:
     """(name, bytes per number) of a torch dtype or its name ('bfloat16', 'fp16', 'int8', ...)."""
     name = str(dtype).lower().removeprefix("torch.")
     if name not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; use a torch dtype or a name such as "
-                         f"'float32', 'bfloat16', 'float16', 'int8'")
-    canonical = {"double": "float64", "fp64": "float64", "float": "float32", "fp32": "float32",
-                 "bf16": "bfloat16", "half": "float16", "fp16": "float16"}.get(name, name)
+        raise ValueError(
+            f"unknown dtype {dtype!r}; use a torch dtype or a name such as "
+            f"'float32', 'bfloat16', 'float16', 'int8'"
+        )
+    canonical = {
+        "double": "float64",
+        "fp64": "float64",
+        "float": "float32",
+        "fp32": "float32",
+        "bf16": "bfloat16",
+        "half": "float16",
+        "fp16": "float16",
+    }.get(name, name)
     return canonical, _DTYPES[name]
 
 
@@ -43,9 +66,18 @@ class BudgetTable(list):
         self.model, self.dtype = model, dtype
 
     def cells(self) -> list[list[str]]:
-        return [[row["method"], f"{row['count']:,}", human_bytes(row["bytes"]),
-                 format_ratio(row["ratio_to_lora"]), row["paper"] or "", row["check"] or "",
-                 row["note"] or ""] for row in self]
+        return [
+            [
+                row["method"],
+                f"{row['count']:,}",
+                human_bytes(row["bytes"]),
+                format_ratio(row["ratio_to_lora"]),
+                row["paper"] or "",
+                row["check"] or "",
+                row["note"] or "",
+            ]
+            for row in self
+        ]
 
     def __str__(self) -> str:
         return format_table(self)
@@ -64,8 +96,10 @@ def format_table(rows, markdown: bool = False) -> str:
     title = f"Trainable parameters: {table.model} ({table.dtype} storage)" if table.model else ""
     if markdown:
         lines = [f"**{title}**", ""] if title else []
-        lines += ["| " + " | ".join(head) + " |",
-                  "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---", "---"]) + "|"]
+        lines += [
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---", "---"]) + "|",
+        ]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [head, *cells]) for i in range(len(head) - 1)]
@@ -135,21 +169,36 @@ def budget_table(model, methods=None, dtype="float32", **hyperparameters) -> Bud
         methods = [methods]
     methods = [M.check_method(m) for m in methods]
     if not methods:
-        raise ValueError("methods is empty: name at least one, e.g. budget_table('llama-2-7b', "
-                         "methods=['lora', 'loretta_rep']), or leave it out for all of them")
+        raise ValueError(
+            "methods is empty: name at least one, e.g. budget_table('llama-2-7b', "
+            "methods=['lora', 'loretta_rep']), or leave it out for all of them"
+        )
     dtype_name, itemsize = dtype_of(dtype)
-    per_method = {m: dict(hyperparameters.pop(m)) for m in M.METHODS
-                  if isinstance(hyperparameters.get(m), Mapping)}
-    unused = [k for k, v in hyperparameters.items()
-              if k not in ("num_labels", "task") and not any(_applies(m, k, v) for m in methods)]
+    per_method = {
+        m: dict(hyperparameters.pop(m))
+        for m in M.METHODS
+        if isinstance(hyperparameters.get(m), Mapping)
+    }
+    unused = [
+        k
+        for k, v in hyperparameters.items()
+        if k not in ("num_labels", "task") and not any(_applies(m, k, v) for m in methods)
+    ]
     if unused:
-        accepted = sorted({k for m in methods for k in (*M.REGISTRY[m].takes, *M.REGISTRY[m].aliases)})
-        raise ValueError(f"no method in {methods} takes {unused}; accepted: {accepted}. "
-                         f"Example: budget_table('llama-2-7b', tt_rank=8)")
+        accepted = sorted(
+            {k for m in methods for k in (*M.REGISTRY[m].takes, *M.REGISTRY[m].aliases)}
+        )
+        raise ValueError(
+            f"no method in {methods} takes {unused}; accepted: {accepted}. "
+            f"Example: budget_table('llama-2-7b', tt_rank=8)"
+        )
 
     def settings_for(m: str) -> dict:
-        shared = {k: v for k, v in hyperparameters.items()
-                  if k in ("num_labels", "task") or _applies(m, k, v)}
+        shared = {
+            k: v
+            for k, v in hyperparameters.items()
+            if k in ("num_labels", "task") or _applies(m, k, v)
+        }
         return {**shared, **per_method.get(m, {})}
 
     lora = count_trainable(model, "lora", **settings_for("lora"))
@@ -169,9 +218,19 @@ def budget_table(model, methods=None, dtype="float32", **hyperparameters) -> Bud
         if m == "bitfit" and count == 0:
             note = "no bias terms in this model (LLaMA has none): BitFit trains nothing"
         if m == "adapters" and name in ("llama-2-13b", "llama-2-70b") and not hp:
-            note = (f"the paper's {name[8:].upper()} adapter figure includes the norms: "
-                    f"train_norms=True gives {count_trainable(model, m, train_norms=True):,}")
-        rows.append(dict(method=m, count=count, bytes=count * itemsize,
-                         ratio_to_lora=count / lora if lora else None, paper=printed, check=check,
-                         note=note))
+            note = (
+                f"the paper's {name[8:].upper()} adapter figure includes the norms: "
+                f"train_norms=True gives {count_trainable(model, m, train_norms=True):,}"
+            )
+        rows.append(
+            dict(
+                method=m,
+                count=count,
+                bytes=count * itemsize,
+                ratio_to_lora=count / lora if lora else None,
+                paper=printed,
+                check=check,
+                note=note,
+            )
+        )
     return rows

@@ -50,8 +50,13 @@ class Fail(Exception):
     ``tampered`` marks answers that switched off or worked around the check (scores 0).
     """
 
-    def __init__(self, message: str, hint: Hint | None = None, tampered: bool = False,
-                 timed_out: bool = False):
+    def __init__(
+        self,
+        message: str,
+        hint: Hint | None = None,
+        tampered: bool = False,
+        timed_out: bool = False,
+    ):
         super().__init__(message)
         self.message, self.hint, self.tampered = message, hint, tampered
         self.timed_out = timed_out
@@ -276,8 +281,10 @@ def run_cases(
                 result.items.append(CheckItem(name, False, exc.message, exc.hint, exc.tampered))
                 if exc.timed_out:  # a function that hung once would hang again: stop here
                     result.items += [
-                        CheckItem(n, False, "not run: an earlier case did not finish in time",
-                                  exc.hint) for n, _ in cases[i + 1:]
+                        CheckItem(
+                            n, False, "not run: an earlier case did not finish in time", exc.hint
+                        )
+                        for n, _ in cases[i + 1 :]
                     ]
                     break
             except Exception as exc:  # the answer is of a kind the check did not expect

@@ -30,9 +30,7 @@ def checks():
 
 def failed(*words):
     return correct(
-        lambda r: (
-            (not r.passed) and all(w.lower() in str(r).lower() for w in words)
-        ),
+        lambda r: (not r.passed) and all(w.lower() in str(r).lower() for w in words),
         f"a failed CheckResult{' mentioning ' + ', '.join(words) if words else ''}",
     )
 

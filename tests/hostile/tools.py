@@ -262,8 +262,16 @@ def saved(arch: str = "bert", **config) -> Path:
 #: the adapter folder's files (docs/adapter_format.md): the kit's own names, not PEFT's
 CONFIG_FILE, WEIGHTS_FILE = "loretta_config.json", "loretta_adapter.safetensors"
 #: keys of the config document itself; every other key is a LorettaConfig field under "config"
-DOCUMENT_KEYS = {"format", "format_version", "base_model_name_or_path", "base_model_class",
-                 "model_type", "kit_version", "trainable_params", "config"}
+DOCUMENT_KEYS = {
+    "format",
+    "format_version",
+    "base_model_name_or_path",
+    "base_model_class",
+    "model_type",
+    "kit_version",
+    "trainable_params",
+    "config",
+}
 
 
 def edit_config(folder: Path, **changes) -> Path:
