@@ -55,10 +55,26 @@ COMMON = dict(batch_size=16, max_length=64, max_eval_examples=200)
 
 
 def recipe() -> dict[str, float]:
-    """Learning rates per method: compare_methods' multi-seed choice on sentiment if saved."""
+    """Learning rates per method: compare_methods' multi-seed choice on sentiment.
+
+    From its saved results when they hold the multi-seed format, otherwise from the runs its
+    .partial.jsonl already holds (so this can start once compare_methods has finished sentiment
+    while it goes on with paraphrase); the single-seed recipe only for a method with neither.
+    """
+    import compare_methods as cm
+
     path = seeded.RESULTS / "compare_methods.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
-    chosen = {r["method"]: r["learning_rate"] for r in saved.get("rows", []) if "variant" in r}
+    records = saved.get("records") or seeded.load(
+        seeded.outputs(None, "compare_methods")[0].with_suffix(".partial.jsonl")
+    )
+    chosen = {}
+    for m in (*METHODS, "full", "bitfit"):
+        variant = cm.choose(records, "sentiment", m) if m in cm.GRID else None
+        if variant:
+            chosen[m] = seeded.select(records, task="sentiment", variant=variant)[0][
+                "learning_rate"
+            ]
     return {m: chosen.get(m, LEARNING_RATES[m]) for m in (*METHODS, "full", "bitfit")}
 
 
