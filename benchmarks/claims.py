@@ -16,14 +16,15 @@ Learning rates: the recipe compare_methods.py chose on sentiment when its .json 
 multi-seed format, otherwise the single-seed recipe (single_seed_report.LEARNING_RATES).
 
 Sizing (2 CPU cores, about 0.2 s per training step of batch 16 at 64 tokens; an evaluation of
-200 rows costs about 4 steps): (a) 4 methods x 2 subsets x 2 seeds = 16 runs of 120 steps plus
-4 evaluation points of validation, train and test rows: about 16 x 34 s = 9 minutes;
-(b) 4 methods x 2 seeds x (2 x 60 sequential + 120 joint steps, plus evaluations): about
-8 minutes; (c) 2 variants x 4 ranks x 2 seeds = 16 runs of 100 steps: about 7 minutes. About
-25 minutes in all; with compare_methods.py's 45 about 70 minutes, a little over the hour
-(``--only`` splits it). Run compare_methods.py first: its chosen rates are used here. Two
-seeds give intervals with one degree of freedom (t = 12.7), so verdicts here rest on means and
-say so; a GPU run (``--device cuda --seeds 0 1 2 3 4``) tightens them.
+200 rows costs about 4 steps), three seeds: (a) 4 methods x 2 subsets x 3 seeds = 24 runs of 120
+steps plus 4 evaluation points of validation, train and test rows: about 14 minutes; (b) 4
+methods x 3 seeds x (2 x 100 sequential + 200 joint steps, plus evaluations): about 18 minutes
+(fewer steps per stage would end stage 1 on the plateau near chance, with nothing to forget);
+(c) 2 variants x 4 ranks x 3 seeds = 24 runs of 100 steps: about 10 minutes. About 40 minutes
+in all (``--only`` splits it). Its rates are compare_methods.py's choice on sentiment, so run
+that first (or start this once it has finished sentiment). Three seeds give intervals with two
+degrees of freedom (t = 4.30), so verdicts rest on means and say so; a GPU run (``--device cuda
+--seeds 0 1 2 3 4``) tightens them.
 
 Run: ``python benchmarks/claims.py`` (claims.md here, data/results/claims.json), ``--only a`` for one part,
 ``--rewrite`` to re-render the .md, ``--quick`` for a smoke test.
@@ -48,7 +49,7 @@ METHODS = ("lora", "adapters", "loretta_adp", "loretta_rep")
 FLAT = 0.05  # nats: a validation-loss rise below this counts as "stays flat"
 SIZES = {
     "a": dict(subsets=(64, 256), steps=120, eval_every=30),
-    "b": dict(steps=60),
+    "b": dict(steps=100),
     "c": dict(ranks=(2, 4, 8, 16), steps=100),
 }
 COMMON = dict(batch_size=16, max_length=64, max_eval_examples=200)
