@@ -5,7 +5,6 @@ Budgets, non-finite learning rates, NaN cores, wrong labels, corrupt files, devi
 
 from __future__ import annotations
 
-import json
 import math
 
 import torch
@@ -13,7 +12,14 @@ import torch
 import loretta_explore as lx
 
 from .spec import BAD_ARG, Case, correct, either, error
-from .tools import task_files, tiny, tokenizer, write_lines
+from .tools import (
+    corrupt_line,
+    empty,
+    relabel,
+    tiny,
+    tokenizer,
+    with_files,
+)
 
 GROUP = "data/training"
 QUICK = dict(
@@ -23,39 +29,6 @@ QUICK = dict(
 
 def C(id, entry, run, expect, **kw) -> Case:
     return Case(id, entry, GROUP, run, expect, **kw)
-
-
-def with_files(action, edit=None, rows=16):
-    def run():
-        with task_files(rows, edit):
-            return action()
-
-    return run
-
-
-def corrupt_line(split="train", line_no=3, text="{not json"):
-    def edit(folder):
-        path = folder / "sentiment" / f"{split}.jsonl"
-        lines = path.read_text().splitlines()
-        lines[line_no - 1] = text
-        write_lines(path, lines)
-
-    return edit
-
-
-def relabel(value, split="train"):
-    def edit(folder):
-        path = folder / "sentiment" / f"{split}.jsonl"
-        rows = [json.loads(line) for line in path.read_text().splitlines()]
-        for row in rows:
-            row["label"] = value(row["label"])
-        write_lines(path, [json.dumps(r) for r in rows])
-
-    return edit
-
-
-def empty(split="train"):
-    return lambda folder: (folder / "sentiment" / f"{split}.jsonl").write_text("")
 
 
 def model(**k):

@@ -374,3 +374,39 @@ def warm_up() -> None:
 
     widgets()
     tokenizer()
+
+
+# -- task files edited before a case reads them (cases_tasks.py, cases_train.py) -----------------
+
+
+def with_files(action, edit=None, rows=16):
+    def run():
+        with task_files(rows, edit):
+            return action()
+
+    return run
+
+
+def corrupt_line(split="train", line_no=3, text="{not json"):
+    def edit(folder):
+        path = folder / "sentiment" / f"{split}.jsonl"
+        lines = path.read_text().splitlines()
+        lines[line_no - 1] = text
+        write_lines(path, lines)
+
+    return edit
+
+
+def relabel(value, split="train"):
+    def edit(folder):
+        path = folder / "sentiment" / f"{split}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            row["label"] = value(row["label"])
+        write_lines(path, [json.dumps(r) for r in rows])
+
+    return edit
+
+
+def empty(split="train"):
+    return lambda folder: (folder / "sentiment" / f"{split}.jsonl").write_text("")
