@@ -16,15 +16,15 @@ Learning rates: the recipe compare_methods.py chose on sentiment when its .json 
 multi-seed format, otherwise the single-seed recipe (single_seed_report.LEARNING_RATES).
 
 Sizing (2 CPU cores, about 0.2 s per training step of batch 16 at 64 tokens; an evaluation of
-200 rows costs about 4 steps), three seeds: (a) 4 methods x 2 subsets x 3 seeds = 24 runs of 120
-steps plus 4 evaluation points of validation, train and test rows: about 14 minutes; (b) 4
-methods x 3 seeds x (2 x 100 sequential + 200 joint steps, plus evaluations): about 18 minutes
-(fewer steps per stage would end stage 1 on the plateau near chance, with nothing to forget);
-(c) 2 variants x 4 ranks x 3 seeds = 24 runs of 100 steps: about 10 minutes. About 40 minutes
-in all (``--only`` splits it). Its rates are compare_methods.py's choice on sentiment, so run
-that first (or start this once it has finished sentiment). Three seeds give intervals with two
-degrees of freedom (t = 4.30), so verdicts rest on means and say so; a GPU run (``--device cuda
---seeds 0 1 2 3 4``) tightens them.
+200 rows costs about 4 steps), three seeds, about 25 minutes on a quiet machine: (a) 4 methods x
+3 seeds on 64 rows, 120 steps with 4 evaluation points of validation, train and test rows; (b)
+LoRA and LoRETTA_rep x 3 seeds x (2 x 150 sequential + 300 joint steps); (c) 2 variants x TT
+ranks 2, 4, 8 x 3 seeds, 100 steps each. Each part is cut to what fits about half an hour next
+to compare_methods.py (a second subset, adapters and adp in (b) and rank 16 in (c) did not fit;
+``SIZES`` holds them). Its rates are compare_methods.py's choice on sentiment, so run that first
+(or start this once it has finished sentiment). Three seeds give intervals with two degrees of
+freedom (t = 4.30), so verdicts rest on means and say so; a GPU run (``--device cuda --seeds 0 1 2
+3 4``) tightens them.
 
 Run: ``python benchmarks/claims.py`` (claims.md here, data/results/claims.json), ``--only a`` for one part,
 ``--rewrite`` to re-render the .md, ``--quick`` for a smoke test.
@@ -47,10 +47,12 @@ from single_seed_report import LEARNING_RATES, METHOD_OPTIONS  # noqa: E402
 
 METHODS = ("lora", "adapters", "loretta_adp", "loretta_rep")
 FLAT = 0.05  # nats: a validation-loss rise below this counts as "stays flat"
-SIZES = {
-    "a": dict(subsets=(64, 256), steps=120, eval_every=30),
-    "b": dict(steps=100),
-    "c": dict(ranks=(2, 4, 8, 16), steps=100),
+SIZES = {  # the CPU configuration; a GPU run can take more (--seeds, and larger sizes here)
+    "a": dict(subsets=(64,), steps=120, eval_every=30),
+    # the stages must leave the plateau near chance (about 150 steps here, compare_methods.md)
+    # or there is nothing to forget; LoRA against rep, the variant closest to it
+    "b": dict(steps=150, methods=("lora", "loretta_rep")),
+    "c": dict(ranks=(2, 4, 8), steps=100),
 }
 COMMON = dict(batch_size=16, max_length=64, max_eval_examples=200)
 
@@ -132,7 +134,7 @@ def part_b(seeds, device, quick, lrs) -> list[dict]:
     import loretta_explore as lx
 
     rows, steps = [], 2 if quick else SIZES["b"]["steps"]
-    for method in METHODS:
+    for method in SIZES["b"]["methods"]:
         for seed in seeds:
             kw = dict(
                 learning_rate=lrs[method],
