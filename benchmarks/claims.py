@@ -18,7 +18,8 @@ multi-seed format, otherwise the single-seed recipe (single_seed_report.LEARNING
 Sizing (2 CPU cores, about 0.2 s per training step of batch 16 at 64 tokens; an evaluation of
 200 rows costs about 4 steps), three seeds, about 25 minutes on a quiet machine: (a) 4 methods x
 3 seeds on 64 rows, 120 steps with 4 evaluation points of validation, train and test rows; (b)
-LoRA and LoRETTA_rep x 3 seeds x (2 x 150 sequential + 300 joint steps); (c) 2 variants x TT
+LoRA and LoRETTA_rep x 3 seeds x 2 x 150 sequential steps (the joint runs, 300 steps each, are
+in the code and off on the CPU: ``SIZES["b"]["joint"]``); (c) 2 variants x TT
 ranks 2, 4, 8 x 3 seeds, 100 steps each. Each part is cut to what fits about half an hour next
 to compare_methods.py (a second subset, adapters and adp in (b) and rank 16 in (c) did not fit;
 ``SIZES`` holds them). Its rates are compare_methods.py's choice on sentiment, so run that first
@@ -51,7 +52,7 @@ SIZES = {  # the CPU configuration; a GPU run can take more (--seeds, and larger
     "a": dict(subsets=(64,), steps=120, eval_every=30),
     # the stages must leave the plateau near chance (about 150 steps here, compare_methods.md)
     # or there is nothing to forget; LoRA against rep, the variant closest to it
-    "b": dict(steps=150, methods=("lora", "loretta_rep")),
+    "b": dict(steps=150, methods=("lora", "loretta_rep"), joint=False),
     "c": dict(ranks=(2, 4, 8), steps=100),
 }
 COMMON = dict(batch_size=16, max_length=64, max_eval_examples=200)
@@ -146,7 +147,11 @@ def part_b(seeds, device, quick, lrs) -> list[dict]:
                 **{**COMMON, **({"max_eval_examples": 16} if quick else {})},
             )
             seq = lx.sequential_tasks(method, ["sentiment", "paraphrase"], max_steps=steps, **kw)
-            joint = lx.joint_tasks(method, ["sentiment", "paraphrase"], max_steps=2 * steps, **kw)
+            joint = (
+                lx.joint_tasks(method, ["sentiment", "paraphrase"], max_steps=2 * steps, **kw)
+                if quick or SIZES["b"]["joint"]
+                else None
+            )
             rows.append(
                 dict(
                     method=method,
@@ -155,8 +160,8 @@ def part_b(seeds, device, quick, lrs) -> list[dict]:
                     after=seq.after["sentiment"],
                     forgetting=seq.forgetting["sentiment"],
                     paraphrase_after=seq.after["paraphrase"],
-                    joint_sentiment=joint.after["sentiment"],
-                    joint_paraphrase=joint.after["paraphrase"],
+                    joint_sentiment=joint.after["sentiment"] if joint else math.nan,
+                    joint_paraphrase=joint.after["paraphrase"] if joint else math.nan,
                     metrics=seq.metrics,
                 )
             )
