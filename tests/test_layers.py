@@ -263,7 +263,9 @@ def test_rep_scale_by_is_validated(bad):
 
 def test_integer_input_is_refused_not_truncated():
     layer = TTLinear(64, 32, tt_rank=4)
-    with pytest.raises(TypeError, match=r"floating-point input, got dtype torch.int64.*x.float\(\)"):
+    with pytest.raises(
+        TypeError, match=r"floating-point input, got dtype torch.int64.*x.float\(\)"
+    ):
         layer(torch.ones(3, 64, dtype=torch.long))
     rep = LorettaRepLinear(nn.Linear(64, 32), bottleneck=4, tt_rank=2)
     with pytest.raises(TypeError, match="floating-point input"):
