@@ -242,6 +242,18 @@ def markdown(rows: list[dict]) -> str:
             f"{r['memory_vs_lora']:.2f} | {r['trainable']:,} | {r['stored_bytes']:,} | "
             f"{r['storage_vs_lora']:.3f} |"
         )
+    first = next((r for r in rows if "error" not in r), None)
+    if first is not None:  # how the seconds were taken: a crowded machine is timed in CPU time
+        clock = {
+            "process": "CPU time of the stepping process (the machine was shared)",
+            "wall": "wall-clock time",
+        }.get(first.get("clock"), first.get("clock"))
+        lines += [
+            "",
+            f"Seconds per step: median {clock}; {first.get('device', '?')}, "
+            f"{first.get('dtype', '?')}, batch {first.get('batch', '?')}, "
+            f"{first.get('seq', '?')} tokens, {first.get('measured', 'date not saved')}.",
+        ]
     return "\n".join(lines)
 
 
