@@ -322,7 +322,8 @@ def report(saved: dict) -> str:
         f"validation (every {config['eval_every']} steps), then the test split once. "
         f"`LorettaConfig(method='rep')` defaults at the time: {config['rep_defaults']}.",
         "",
-        "Every grid point ran on every seed; the recipe is the grid point with the best mean "
+        "Each grid point ran on every seed (full fine-tuning, adapters, BitFit and the paper's "
+        "defaults on the first task only, as context); the recipe is the grid point with the best mean "
         "validation score, and its test scores are those same runs. Mean ± sample standard "
         "deviation over seeds; the paired difference is taken seed by seed against LoRA's chosen "
         "recipe, with a Student t-interval over the "
@@ -338,6 +339,21 @@ def report(saved: dict) -> str:
     for task in tasks:
         lines += task_section(records, task, methods)
     lines += recipe_section(records, tasks, methods)
+    missing = [
+        f"{v['variant']} on {task}"
+        for i, task in enumerate(tasks)
+        for v in variants(methods)
+        if (i == 0 or not (v["method"] in CONTEXT or v["paper"]))
+        and not seeded.select(records, task=task, variant=v["variant"])
+    ]
+    if missing:
+        lines += [
+            "## Not run",
+            "",
+            "The run was cut short for time; these grid points have no runs, so the recipe on "
+            "that task was chosen among the others: " + "; ".join(missing) + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -388,6 +404,12 @@ def main() -> None:
         "--resume", action="store_true", help="keep the runs in the .partial.jsonl file"
     )
     parser.add_argument(
+        "--finish",
+        action="store_true",
+        help="write the report from the runs in the .partial.jsonl file, running nothing more "
+        "(the report lists what was not run)",
+    )
+    parser.add_argument(
         "--context-on-every-task",
         action="store_true",
         help=f"run {', '.join(CONTEXT)} on every task, not only the first (a GPU has the time)",
@@ -416,7 +438,11 @@ def main() -> None:
     else:
         import loretta_explore as lx
 
-        records = run(args)
+        if args.finish:  # a run cut short: report what the partial file holds, run nothing
+            partial = seeded.outputs(args.out, "compare_methods")[0].with_suffix(".partial.jsonl")
+            records = seeded.load(partial)
+        else:
+            records = run(args)
         config = dict(
             tasks=args.tasks,
             methods=args.methods,
