@@ -69,9 +69,7 @@ def recipe() -> dict[str, float]:
 
     path = seeded.RESULTS / "compare_methods.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
-    records = saved.get("records") or seeded.load(
-        seeded.outputs(None, "compare_methods")[0].with_suffix(".partial.jsonl")
-    )
+    records = saved.get("records") or seeded.load(seeded.partial_path(None, "compare_methods"))
     chosen = {}
     for m in (*METHODS, "full", "bitfit"):
         variant = cm.choose(records, "sentiment", m) if m in cm.GRID else None

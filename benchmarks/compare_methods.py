@@ -77,6 +77,11 @@ PAPER_LR = 5e-4
 AIM_POINTS, AIM_BUDGET = 1.5, 1 / 3
 
 
+def context_only(variant: dict, task: str, tasks) -> bool:
+    """A variant run as context, on the first task only (unless --context-on-every-task)."""
+    return (variant["method"] in CONTEXT or variant["paper"]) and task != tasks[0]
+
+
 def variants(methods=METHODS) -> list[dict]:
     """Grid points in a fixed order (ties in validation go to the earlier one), then the paper's."""
     out = [
@@ -107,7 +112,7 @@ def variants(methods=METHODS) -> list[dict]:
 def run(args) -> list[dict]:
     import loretta_explore as lx
 
-    partial = seeded.outputs(args.out, "compare_methods")[0].with_suffix(".partial.jsonl")
+    partial = seeded.partial_path(args.out, "compare_methods")
     records = seeded.load(partial) if args.resume else []
     if not args.resume:
         partial.unlink(missing_ok=True)
@@ -119,9 +124,8 @@ def run(args) -> list[dict]:
     for task in args.tasks:
         data = lx.load_task(task).head(64) if args.quick else task
         for v in variants(args.methods):
-            context_only = (v["method"] in CONTEXT or v["paper"]) and task != args.tasks[0]
             if seeded.done(records, task, v["variant"], args.seeds) or (
-                context_only and not args.context_on_every_task
+                context_only(v, task, args.tasks) and not args.context_on_every_task
             ):
                 continue
             start = time.time()
@@ -341,9 +345,9 @@ def report(saved: dict) -> str:
     lines += recipe_section(records, tasks, methods)
     missing = [
         f"{v['variant']} on {task}"
-        for i, task in enumerate(tasks)
+        for task in tasks
         for v in variants(methods)
-        if (i == 0 or not (v["method"] in CONTEXT or v["paper"]))
+        if not context_only(v, task, tasks)
         and not seeded.select(records, task=task, variant=v["variant"])
     ]
     if missing:
@@ -439,8 +443,7 @@ def main() -> None:
         import loretta_explore as lx
 
         if args.finish:  # a run cut short: report what the partial file holds, run nothing
-            partial = seeded.outputs(args.out, "compare_methods")[0].with_suffix(".partial.jsonl")
-            records = seeded.load(partial)
+            records = seeded.load(seeded.partial_path(args.out, "compare_methods"))
         else:
             records = run(args)
         config = dict(

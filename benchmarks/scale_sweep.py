@@ -202,16 +202,8 @@ def run(
         gc.collect()
         lora = found["lora"]
         for m in chosen:
-            r = found[m] | dict(
-                hidden=h,
-                layers=layers,
-                device=device,
-                dtype=dtype,
-                batch=batch,
-                seq=seq,
-                compile=compile,
-                clock=clock,
-            )
+            settings = {k: v for k, v in spec.items() if k != "vocab"}
+            r = found[m] | settings | dict(clock=clock)
             if "error" not in r:
                 r["seconds"] = seconds[m]
                 r["time_vs_lora"] = seconds[m] / seconds["lora"]
@@ -295,7 +287,8 @@ def _why_missed(r: dict, floor: dict | None) -> str:
         f" Why: training the norms alone already costs {floor['time_vs_lora']:.2f}x LoRA's step "
         "(the paper trains every norm, and the first layer's norm makes the backward pass run "
         "through that layer's input projections, which LoRA's backward skips); the TT layers add "
-        f"{100 * (above - 1):.0f}% above that floor. What would close it: a model that keeps its "
+        + (f"{100 * (above - 1):.0f}% above that floor" if above >= 1.005 else "nothing above it")
+        + ". What would close it: a model that keeps its "
         "norms frozen (`train_norms=False`) pays no floor; deeper models dilute the first layer's "
         "share (a 32-layer model pays it once); fewer, larger cores shorten the chain."
     )

@@ -35,6 +35,11 @@ def outputs(out: str | None, name: str) -> tuple[Path, Path]:
     return Path(out + ".md"), Path(out + ".json")
 
 
+def partial_path(out: str | None, name: str) -> Path:
+    """The JSON-lines file a script appends finished runs to, beside its report."""
+    return outputs(out, name)[0].with_suffix(".partial.jsonl")
+
+
 def machine(device: str) -> str:
     import torch
 

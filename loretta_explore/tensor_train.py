@@ -113,6 +113,13 @@ class TTSVDInfo:
         return self.error_bound / self.norm if self.norm > 0 else 0.0
 
 
+def from_numpy_array(x):
+    """A numpy array as a tensor sharing its memory; anything else unchanged (checked later)."""
+    if type(x).__module__ == "numpy" and hasattr(x, "shape"):
+        return torch.from_numpy(x)
+    return x
+
+
 class TensorTrain:
     """A tensor in TT format: a list of cores of shape (r_{k-1}, n_k, r_k) with r_0 = r_d = 1.
 
@@ -131,10 +138,7 @@ class TensorTrain:
                 f"{tuple(getattr(cores, 'shape', ()))}. "
                 "Example: TensorTrain([torch.randn(1, 4, 3), torch.randn(3, 5, 1)])"
             )
-        cores = [
-            torch.from_numpy(c) if type(c).__module__ == "numpy" and hasattr(c, "shape") else c
-            for c in cores
-        ]  # numpy arrays read as tensors, as tt_svd reads them
+        cores = [from_numpy_array(c) for c in cores]  # as tt_svd reads its input
         if not cores:
             raise ValueError("a TensorTrain needs at least one core, e.g. [torch.randn(1, 4, 1)]")
         for i, c in enumerate(cores):

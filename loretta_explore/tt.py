@@ -22,6 +22,7 @@ from .tensor_train import (
     chain_cores,
     check_rel_error,
     compute_dtype,
+    from_numpy_array,
     max_ranks,
     ranks_for_budget,
     requested_ranks,
@@ -46,14 +47,11 @@ __all__ = [
 
 
 def _check_tensor(x) -> torch.Tensor:
+    x = from_numpy_array(x)
     if not isinstance(x, torch.Tensor):
-        if type(x).__module__ == "numpy" and hasattr(x, "shape"):
-            x = torch.from_numpy(x)
-        else:
-            raise TypeError(
-                f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. "
-                f"Example: {EXAMPLE}"
-            )
+        raise TypeError(
+            f"expected a torch.Tensor (or numpy array), got {type(x).__name__}. Example: {EXAMPLE}"
+        )
     if x.device.type == "meta":
         raise ValueError(
             f"cannot decompose a meta tensor (shape {tuple(x.shape)}, no values): TT-SVD needs "

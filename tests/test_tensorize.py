@@ -145,13 +145,33 @@ def test_suggested_shapes_can_be_cut_between_input_and_output(a, b):
 # -- fast, bounded, interruptible shape search (issue "Nothing lost, nothing silent") -----------
 
 
+def reference_arrangement(factors, in_f):
+    """Independent reference for the order of the modes: the two largest factors at the ends
+    (either way round), every ordering of the rest in the middle, in lexicographic order; the
+    first that cuts exactly between input and output, else the first that cuts inside a mode,
+    else the first. Returns (that order, the first candidate)."""
+    import itertools
+
+    from loretta_explore.tensorize import cut_point
+
+    f = sorted(factors, reverse=True)
+    if len(f) <= 2:
+        candidates = [tuple(f), tuple(reversed(f))]
+    else:
+        middles = sorted(set(itertools.permutations(sorted(f[2:]))))
+        candidates = [(a, *m, b) for a, b in ((f[0], f[1]), (f[1], f[0])) for m in middles]
+    cuts = [(o, cut_point(o, in_f)) for o in candidates]
+    exact = [o for o, c in cuts if c is not None and c[2] == 1]
+    inside = [o for o, c in cuts if c is not None]
+    return (exact or inside or candidates)[0], candidates[0]
+
+
 def reference_shape(in_f, out_f, order=None):
     """The shape chooser written the slow, obvious way: score every multiset of factors (found by
     trial division), keep the first best by (cost, -order), then try every ordering of the middle
     modes in lexicographic order. Independent of the kit's branch and bound and greedy ordering."""
-    import itertools
 
-    from loretta_explore.tensorize import cut_point, shape_cost
+    from loretta_explore.tensorize import shape_cost
 
     n = in_f * out_f
     if n == 1:
@@ -172,16 +192,7 @@ def reference_shape(in_f, out_f, order=None):
     best = min(
         (s for d in orders for s in multisets(n, d, 2)), key=lambda s: (shape_cost(s), -len(s))
     )
-    f = sorted(best, reverse=True)
-    if len(f) <= 2:
-        candidates = [tuple(f), tuple(reversed(f))]
-    else:
-        middles = sorted(set(itertools.permutations(sorted(f[2:]))))
-        candidates = [(a, *m, b) for a, b in ((f[0], f[1]), (f[1], f[0])) for m in middles]
-    cuts = [(o, cut_point(o, in_f)) for o in candidates]
-    exact = [o for o, c in cuts if c is not None and c[2] == 1]
-    inside = [o for o, c in cuts if c is not None]
-    return (exact or inside or candidates)[0]
+    return reference_arrangement(best, in_f)[0]
 
 
 @settings(max_examples=80, deadline=None)
@@ -224,23 +235,14 @@ def test_shapes_of_model_sizes_are_kept(size):
     data=st.data(),
 )
 def test_arrange_modes_matches_trying_every_permutation(factors, data):
-    import itertools
 
-    from loretta_explore.tensorize import arrange_modes, cut_point
+    from loretta_explore.tensorize import arrange_modes
 
     n = math.prod(factors)
     in_f = data.draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0] + [7]))
-    f = sorted(factors, reverse=True)
-    if len(f) <= 2:
-        candidates = [tuple(f), tuple(reversed(f))]
-    else:
-        middles = sorted(set(itertools.permutations(sorted(f[2:]))))
-        candidates = [(a, *m, b) for a, b in ((f[0], f[1]), (f[1], f[0])) for m in middles]
-    cuts = [(o, cut_point(o, in_f)) for o in candidates]
-    exact = [o for o, c in cuts if c is not None and c[2] == 1]
-    inside = [o for o, c in cuts if c is not None]
-    assert arrange_modes(factors, in_f) == (exact or inside or candidates)[0]
-    assert arrange_modes(factors) == candidates[0]
+    chosen, first = reference_arrangement(factors, in_f)
+    assert arrange_modes(factors, in_f) == chosen
+    assert arrange_modes(factors) == first
 
 
 @pytest.mark.timeout(
